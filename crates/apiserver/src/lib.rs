@@ -1,0 +1,14 @@
+//! A generic, Kubernetes-compatible API server: real `kubectl` and kube-rs clients work against
+//! it unmodified. It knows nothing of virtual machines; resources are registered with their
+//! schema, scope, printer columns and subresources ([`registry`]), and admission and extra API
+//! groups are plug-ins.
+
+pub mod error;
+pub mod jsonpath;
+pub mod patch;
+pub mod registry;
+pub mod selector;
+pub mod store;
+
+pub use error::{ApiError, Cause, Target};
+pub use registry::{GroupResource, Registry, ResourceDef};
