@@ -3,8 +3,11 @@
 //! schema, scope, printer columns and subresources ([`registry`]), and admission and extra API
 //! groups are plug-ins.
 
+pub mod builtin;
+pub mod discovery;
 pub mod error;
 pub mod jsonpath;
+pub mod openapi;
 pub mod patch;
 pub mod registry;
 pub mod selector;

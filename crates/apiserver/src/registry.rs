@@ -257,10 +257,32 @@ pub enum RegistryError {
     Duplicate(String),
 }
 
+/// A resource of a plug-in API group (e.g. `virtualmachines/start` in
+/// `subresources.kubevirt.io`), for discovery only: the plug-in serves the requests itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PluginResource {
+    /// e.g. `virtualmachines/start`.
+    pub name: String,
+    pub namespaced: bool,
+    pub kind: String,
+    pub verbs: Vec<String>,
+}
+
+/// An API group served by a plug-in rather than by the generic resource handlers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PluginGroup {
+    pub group: String,
+    /// Served versions, preferred first.
+    pub versions: Vec<String>,
+    /// The same resources are listed in every version.
+    pub resources: Vec<PluginResource>,
+}
+
 /// All registered resources, looked up by group/version/plural or by kind.
 #[derive(Clone, Default, Debug)]
 pub struct Registry {
     resources: Vec<Arc<ResourceDef>>,
+    plugin_groups: Vec<PluginGroup>,
 }
 
 impl Registry {
@@ -274,6 +296,15 @@ impl Registry {
         }
         self.resources.push(Arc::new(def));
         Ok(())
+    }
+
+    /// Adds a plug-in group to discovery.
+    pub fn register_plugin_group(&mut self, group: PluginGroup) {
+        self.plugin_groups.push(group);
+    }
+
+    pub fn plugin_groups(&self) -> &[PluginGroup] {
+        &self.plugin_groups
     }
 
     pub fn all(&self) -> &[Arc<ResourceDef>] {

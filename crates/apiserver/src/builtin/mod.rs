@@ -1,0 +1,1 @@
+//! Built-in Kubernetes kinds the product needs, as resource definitions.
