@@ -18,6 +18,8 @@
 
 pub mod sqlite;
 
+pub use sqlite::{SqliteOptions, SqliteStore};
+
 use std::fmt;
 
 use async_trait::async_trait;
