@@ -9,9 +9,13 @@ pub mod error;
 pub mod jsonpath;
 pub mod openapi;
 pub mod patch;
+pub mod plugin;
 pub mod registry;
 pub mod selector;
+pub mod server;
 pub mod store;
 
 pub use error::{ApiError, Cause, Target};
+pub use plugin::{Admission, AdmissionRequest, GroupPlugin, Operation, Plugins, UserInfo};
 pub use registry::{GroupResource, Registry, ResourceDef};
+pub use server::{Api, Outcome, Scope};
