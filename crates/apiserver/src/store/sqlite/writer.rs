@@ -156,7 +156,7 @@ impl Writer {
                 self.shared.current.store(last, Ordering::SeqCst);
                 let events: Vec<Arc<Event>> = results
                     .iter()
-                    .filter_map(|r| r.as_ref().ok().map(|ev| Arc::clone(ev)))
+                    .filter_map(|r| r.as_ref().ok().map(Arc::clone))
                     .collect();
                 self.shared.hub.publish(&events);
                 for (result, reply) in results.into_iter().zip(replies) {
@@ -278,7 +278,10 @@ fn apply_one(
 ) -> rusqlite::Result<Result<Event, StoreError>> {
     match op {
         Op::Create { key, value } => {
-            if current(conn, key)?.is_some() {
+            let exists = conn
+                .prepare_cached("SELECT 1 FROM current WHERE key = ?1")?
+                .exists([key.as_bytes()])?;
+            if exists {
                 return Ok(Err(StoreError::AlreadyExists));
             }
             insert_log(conn, rev, key, rev, 0, false, value)?;
