@@ -40,8 +40,12 @@ INSERT OR IGNORE INTO meta (name, value) VALUES ('compact_rev', 0);
 ";
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bytes of write-ahead log kept after a checkpoint.
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+/// Prepared statements kept per connection (every query shape this backend uses fits).
+const STATEMENT_CACHE: usize = 32;
 /// Page cache per connection, in KiB (negative values are KiB for SQLite).
-const CACHE_KIB: i64 = 32 * 1024;
+const CACHE_KIB: i64 = 16 * 1024;
 
 pub(super) fn backend(err: rusqlite::Error) -> StoreError {
     StoreError::Backend(err.to_string())
@@ -77,16 +81,17 @@ pub(super) fn open_writer(path: &Path, full_sync: bool) -> Result<Connection, St
             "the database refused write-ahead logging (journal mode {mode})"
         )));
     }
-    conn.pragma_update(
-        None,
-        "synchronous",
-        if full_sync { "FULL" } else { "NORMAL" },
-    )
+    let sync = if full_sync { "FULL" } else { "NORMAL" };
+    // A checkpoint rewinds the write-ahead log; `journal_size_limit` also shrinks it after a
+    // burst.
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = {sync};
+         PRAGMA cache_size = -{CACHE_KIB};
+         PRAGMA temp_store = MEMORY;
+         PRAGMA journal_size_limit = {WAL_SIZE_LIMIT};"
+    ))
     .map_err(backend)?;
-    conn.pragma_update(None, "cache_size", -CACHE_KIB)
-        .map_err(backend)?;
-    conn.pragma_update(None, "temp_store", "MEMORY")
-        .map_err(backend)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.execute_batch(SCHEMA).map_err(backend)?;
     Ok(conn)
 }
@@ -99,10 +104,11 @@ pub(super) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     )
     .map_err(backend)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
-    conn.pragma_update(None, "query_only", true)
-        .map_err(backend)?;
-    conn.pragma_update(None, "cache_size", -CACHE_KIB)
-        .map_err(backend)?;
+    conn.execute_batch(&format!(
+        "PRAGMA query_only = ON; PRAGMA cache_size = -{CACHE_KIB};"
+    ))
+    .map_err(backend)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
 

@@ -71,6 +71,15 @@ pub(super) struct Writer {
     pub(super) _lock: File,
 }
 
+impl Drop for Writer {
+    /// Also runs if the writer thread panics, so that watchers and callers are not left
+    /// waiting for a thread that is gone.
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::SeqCst);
+        self.shared.hub.close();
+    }
+}
+
 impl Writer {
     /// Serves requests until `Close` or until every sender is gone, then shuts the store down.
     pub(super) fn run(mut self) {
@@ -112,8 +121,6 @@ impl Writer {
                 }
             }
         }
-        self.shared.hub.close();
-        self.shared.closed.store(true, Ordering::SeqCst);
         // Release the connection and the file lock before telling anyone the store is closed.
         drop(self);
         for reply in closers {
