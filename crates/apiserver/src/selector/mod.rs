@@ -9,6 +9,7 @@
 
 mod field;
 mod label;
+mod parser;
 mod validation;
 
 pub use field::{FieldSelector, FieldTerm, escape as escape_field_value};
