@@ -12,7 +12,9 @@ use std::str::FromStr;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::migration::VirtualMachineInstanceMigration;
 use crate::vm::VirtualMachineSpec;
+use crate::vmi::{VirtualMachineInstance, VirtualMachineInstanceSpec};
 
 /// Grace period, in seconds, used when `terminationGracePeriodSeconds` is not set.
 ///
@@ -280,6 +282,54 @@ impl VirtualMachineSpec {
     }
 }
 
+impl VirtualMachineInstanceSpec {
+    /// `terminationGracePeriodSeconds`, or [`DEFAULT_GRACE_PERIOD_SECONDS`] when it is not set.
+    pub fn grace_period_seconds(&self) -> i64 {
+        self.termination_grace_period_seconds
+            .unwrap_or(DEFAULT_GRACE_PERIOD_SECONDS)
+    }
+}
+
+impl VirtualMachineInstance {
+    /// The phase in the status; [`VirtualMachineInstancePhase::Unset`] without a status.
+    pub fn phase(&self) -> VirtualMachineInstancePhase {
+        self.status
+            .as_ref()
+            .and_then(|s| s.phase)
+            .unwrap_or_default()
+    }
+
+    /// True once the VirtualMachineInstance has succeeded or failed.
+    pub fn is_final(&self) -> bool {
+        self.phase().is_final()
+    }
+
+    /// True while no controller has handled the VirtualMachineInstance.
+    pub fn is_unprocessed(&self) -> bool {
+        self.phase().is_unprocessed()
+    }
+
+    /// True once a deletion of the VirtualMachineInstance was requested.
+    pub fn is_marked_for_deletion(&self) -> bool {
+        self.metadata.deletion_timestamp.is_some()
+    }
+}
+
+impl VirtualMachineInstanceMigration {
+    /// The phase in the status; [`VirtualMachineInstanceMigrationPhase::Unset`] without a status.
+    pub fn phase(&self) -> VirtualMachineInstanceMigrationPhase {
+        self.status
+            .as_ref()
+            .and_then(|s| s.phase)
+            .unwrap_or_default()
+    }
+
+    /// True once the migration has succeeded or failed.
+    pub fn is_final(&self) -> bool {
+        self.phase().is_final()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,6 +407,26 @@ mod tests {
             .map(|p| p.as_str())
             .collect();
         assert_eq!(unprocessed, ["", "Pending"]);
+    }
+
+    #[test]
+    fn grace_period_defaults_to_thirty_seconds() {
+        let mut spec = VirtualMachineInstanceSpec::default();
+        assert_eq!(spec.grace_period_seconds(), 30);
+        spec.termination_grace_period_seconds = Some(0);
+        assert_eq!(spec.grace_period_seconds(), 0);
+    }
+
+    #[test]
+    fn vmi_without_status_is_unprocessed() {
+        let mut vmi = VirtualMachineInstance::new("a", VirtualMachineInstanceSpec::default());
+        assert_eq!(vmi.phase(), VirtualMachineInstancePhase::Unset);
+        assert!(vmi.is_unprocessed() && !vmi.is_final());
+        vmi.status = Some(crate::VirtualMachineInstanceStatus {
+            phase: Some(VirtualMachineInstancePhase::Failed),
+            ..Default::default()
+        });
+        assert!(vmi.is_final() && !vmi.is_unprocessed());
     }
 
     #[test]
