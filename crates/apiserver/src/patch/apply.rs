@@ -262,8 +262,11 @@ pub fn apply_subresource(
                 prune.insert(&path);
             }
         }
-        typed::remove(&mut merged, &prune, ty);
-        drop_empty_metadata_maps(&mut merged);
+        if !prune.is_empty() {
+            let before = merged.clone();
+            typed::remove(&mut merged, &prune, ty);
+            drop_emptied_metadata_maps(&before, applied, &mut merged);
+        }
     }
 
     let cmp = typed::compare(&live_clean, &merged, ty);
@@ -313,9 +316,21 @@ pub fn apply_subresource(
     Ok(merged)
 }
 
-fn drop_empty_metadata_maps(obj: &mut Value) {
+/// Drops `metadata.labels`/`annotations` that pruning emptied (Kubernetes omits empty ones),
+/// unless the applied configuration sets them itself.
+fn drop_emptied_metadata_maps(before: &Value, applied: &Value, obj: &mut Value) {
+    let was_empty = |k: &str| {
+        before
+            .pointer(&format!("/metadata/{k}"))
+            .and_then(Value::as_object)
+            .is_none_or(Map::is_empty)
+    };
+    let drop: Vec<&str> = ["labels", "annotations"]
+        .into_iter()
+        .filter(|k| !was_empty(k) && applied.pointer(&format!("/metadata/{k}")).is_none())
+        .collect();
     if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-        for k in ["labels", "annotations"] {
+        for k in drop {
             if meta
                 .get(k)
                 .and_then(Value::as_object)
@@ -715,5 +730,60 @@ mod tests {
             apply(None, &json!([1]), "m", false, T1),
             Err(PatchError::Malformed(_))
         ));
+    }
+
+    fn config() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let scalar = prop_oneof![
+            any::<bool>().prop_map(Value::from),
+            (0i64..4).prop_map(Value::from),
+            "[a-c]{1,2}".prop_map(Value::from),
+        ];
+        let named = (prop::sample::select(vec!["a", "b", "c"]), scalar.clone())
+            .prop_map(|(n, v)| json!({"name": n, "v": v}));
+        let list = prop_oneof![
+            prop::collection::vec(named, 0..3).prop_map(|items| {
+                let mut seen = std::collections::HashSet::new();
+                Value::Array(
+                    items
+                        .into_iter()
+                        .filter(|i| seen.insert(i["name"].clone()))
+                        .collect(),
+                )
+            }),
+            prop::collection::vec(scalar.clone(), 0..3).prop_map(Value::Array),
+        ];
+        let field = prop_oneof![scalar, list];
+        let spec = prop::collection::btree_map("[p-s]", field, 0..4)
+            .prop_map(|m| Value::Object(m.into_iter().collect()));
+        let labels = prop::collection::btree_map("[x-z]", "[a-b]", 0..3);
+        (spec, labels).prop_map(|(spec, labels)| {
+            json!({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
+                "metadata": {"name": "vm", "labels": labels}, "spec": spec})
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn reapplying_any_configuration_is_a_no_op(cfg in config()) {
+            let live = stored(apply(None, &cfg, "kubectl", false, T1).unwrap());
+            let again = apply(Some(&live), &cfg, "kubectl", false, T2).unwrap();
+            proptest::prop_assert_eq!(again, live);
+        }
+
+        #[test]
+        fn a_second_manager_applying_equal_values_never_conflicts(cfg in config()) {
+            let live = stored(apply(None, &cfg, "a", false, T1).unwrap());
+            let out = apply(Some(&live), &cfg, "b", false, T2).unwrap();
+            proptest::prop_assert_eq!(without_managed_fields(&out), without_managed_fields(&live));
+        }
+
+        #[test]
+        fn applying_then_applying_another_config_converges(a in config(), b in config()) {
+            let live = stored(apply(None, &a, "m", false, T1).unwrap());
+            let once = apply(Some(&live), &b, "m", false, T2).unwrap();
+            let twice = apply(Some(&once), &b, "m", false, T2).unwrap();
+            proptest::prop_assert_eq!(twice, once);
+        }
     }
 }
