@@ -9,8 +9,8 @@
 //!   merge, keyed and set lists merge by item, other lists and scalars are replaced, `null`
 //!   deletes). The manager's `Apply` entry then owns exactly the applied fields. Fields it
 //!   applied last time and omits now are removed from the object unless another manager owns
-//!   them or something below them. A field another manager owns whose value the apply adds or
-//!   changes is a conflict (409) unless `force`, which moves ownership to the applier.
+//!   them or something below them. A field another manager owns whose value the apply adds,
+//!   changes or deletes is a conflict (409) unless `force`, which moves ownership to the applier.
 //! * **Update** ([`record_update`]): the manager's `Update` entry gains every field whose value
 //!   the write added or changed; every other entry loses those fields and the removed ones.
 //! * Entries whose set becomes empty are dropped. An entry's time changes only when the object
@@ -36,8 +36,10 @@
 //!   that empty `metadata.labels`/`metadata.annotations` are dropped.
 //! * Not implemented: the "ancient-changes" cap on Update entries, the update of the
 //!   `last-applied-configuration` annotation when `kubectl` applies server-side, and
-//!   union (discriminator) normalisation. An applied `null` deletes the field instead of
-//!   being owned.
+//!   union (discriminator) normalisation.
+//! * An applied `null` deletes the field and the applier owns it (deleting a value another
+//!   manager owns is a conflict); Kubernetes keeps the `null` in built-in objects only until
+//!   decoding drops it, and prunes it from custom resources, so the stored result matches.
 //! * Status subresource reset (status ignored on the main resource and vice versa) is the
 //!   caller's job: pass the applied configuration with those fields already stripped.
 
@@ -275,7 +277,9 @@ pub fn apply_subresource(
     let mut conflicts: Vec<(String, String)> = Vec::new();
     for (j, e) in entries.iter().enumerate() {
         if Some(j) != mine {
-            let clash = e.fields.intersection(&changed);
+            // Deleting a value another manager owns (an applied `null`) clashes too; pruned
+            // fields never do, since they are owned by no one else.
+            let clash = e.fields.intersection(&changed.union(&removed));
             conflicts.extend(
                 clash
                     .members()
@@ -567,6 +571,25 @@ mod tests {
             &["f:metadata", "f:labels", "f:app"]
         ));
         assert!(owns(&out, "kubectl", "Apply", &["f:spec", "f:replicas"]));
+    }
+
+    #[test]
+    fn applied_nulls_delete_and_clash_with_other_owners() {
+        let mut live = stored(deployment(2, "nginx:1"));
+        record_update(None, &mut live, "creator", T1);
+        let mut cfg = deployment(2, "nginx:1");
+        cfg["spec"]["replicas"] = Value::Null;
+        let err = apply(Some(&live), &cfg, "kubectl", false, T2).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Apply failed with 1 conflict: conflict with \"creator\" using apps/v1: .spec.replicas"
+        );
+        let out = apply(Some(&live), &cfg, "kubectl", true, T2).unwrap();
+        assert!(out["spec"].get("replicas").is_none());
+        assert!(owns(&out, "kubectl", "Apply", &["f:spec", "f:replicas"]));
+        assert!(!owns(&out, "creator", "Update", &["f:spec", "f:replicas"]));
+        let again = apply(Some(&stored(out.clone())), &cfg, "kubectl", false, T2).unwrap();
+        assert_eq!(again, stored(out));
     }
 
     #[test]

@@ -31,7 +31,7 @@ fn effective_kind(parent: Ty, name: &str, lists: &[&[Value]]) -> ListKind {
 
 /// The fields an applied configuration sets: scalars, atomic lists and empty maps are leaves,
 /// list items are members with their fields below, and non-empty maps only hold children.
-/// `null` values are not owned (the apply merge deletes them).
+/// A `null` is owned too (the apply merge deletes the field), as in Kubernetes.
 pub fn applied_set(obj: &Value, ty: Ty) -> FieldSet {
     let mut set = FieldSet::default();
     if let Value::Object(m) = obj {
@@ -44,7 +44,6 @@ fn fields_of(m: &Map<String, Value>, ty: Ty, path: &mut FieldPath, set: &mut Fie
     for (k, v) in m {
         path.push(field_pe(k));
         match v {
-            Value::Null => {}
             Value::Object(o) if !o.is_empty() => fields_of(o, ty.field(k), path, set),
             Value::Array(items) => match effective_kind(ty, k, &[items]) {
                 ListKind::Atomic => set.insert(path),
@@ -400,6 +399,7 @@ mod tests {
                 "f:metadata.f:finalizers.v:\"f1\"",
                 "f:metadata.f:labels.f:app",
                 "f:metadata.f:name",
+                "f:spec.f:gone",
                 "f:spec.f:replicas",
                 "f:spec.f:selector",
                 "f:spec.f:template.f:spec.f:containers.k:{\"name\":\"c\"}",
