@@ -5,14 +5,16 @@
 //! set in the `FieldsV1` format, in one `managedFields` entry per (manager, operation,
 //! subresource) — and, for `Update`, per apiVersion.
 //!
-//! * **Apply** ([`apply`]): the applied configuration is merged into the live object (maps
-//!   merge, keyed and set lists merge by item, other lists and scalars are replaced, `null`
-//!   deletes). The manager's `Apply` entry then owns exactly the applied fields. Fields it
-//!   applied last time and omits now are removed from the object unless another manager owns
-//!   them or something below them. A field another manager owns whose value the apply adds,
-//!   changes or deletes is a conflict (409) unless `force`, which moves ownership to the applier.
-//! * **Update** ([`record_update`]): the manager's `Update` entry gains every field whose value
-//!   the write added or changed; every other entry loses those fields and the removed ones.
+//! * **Apply** ([`apply`](super::apply())): the applied configuration is merged into the
+//!   live object (maps merge, keyed and set lists merge by item, other lists and scalars are
+//!   replaced, `null` deletes). The manager's `Apply` entry then owns exactly the applied
+//!   fields. Fields it applied last time and omits now are removed from the object unless
+//!   another manager owns them or something below them. A field another manager owns whose
+//!   value the apply adds, changes or deletes is a conflict (409) unless `force`, which moves
+//!   ownership to the applier.
+//! * **Update** ([`record_update`](super::record_update)): the manager's `Update` entry gains
+//!   every field whose value the write added or changed; every other entry loses those fields
+//!   and the removed ones.
 //! * Entries whose set becomes empty are dropped. An entry's time changes only when the object
 //!   changes, so re-applying the same configuration changes nothing.
 //! * `apiVersion`, `kind`, `metadata` itself and `metadata.{name, namespace, uid,
@@ -202,7 +204,8 @@ fn api_version(obj: &Value) -> String {
         .to_string()
 }
 
-/// Server-side apply with an explicit subresource (`""` for the main resource); see [`apply`].
+/// Server-side apply with an explicit subresource (`""` for the main resource); see
+/// [`apply`](super::apply()).
 pub fn apply_subresource(
     live: Option<&Value>,
     applied: &Value,
@@ -347,7 +350,7 @@ fn drop_emptied_metadata_maps(before: &Value, applied: &Value, obj: &mut Value) 
 }
 
 /// Records an `Update` with an explicit subresource (`""` for the main resource); see
-/// [`record_update`].
+/// [`record_update`](super::record_update).
 pub fn record_update_subresource(
     old: Option<&Value>,
     new: &mut Value,
