@@ -177,7 +177,7 @@ pub struct LaunchSecurity {
     pub sev: Option<Sev>,
     /// AMD SEV-SNP flags defined by the SEV-SNP specifications.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub snp: Option<Sevsnp>,
+    pub snp: Option<SevSnp>,
     /// Intel Trust Domain Extensions (TDX).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tdx: Option<Tdx>,
@@ -336,7 +336,7 @@ pub struct Sev {
 /// Marker: enable AMD SEV-SNP.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Sevsnp {}
+pub struct SevSnp {}
 
 /// Marker: enable Intel TDX.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
