@@ -100,9 +100,11 @@ pub fn events_v1() -> ResourceDef {
 /// the mapping are carried over unchanged, so a round trip loses nothing.
 pub struct EventsV1Converter;
 
-fn rename(object: Value, v1_to_core: bool, api_version: &str) -> Result<Value, ApiError> {
+/// The event with its fields renamed (`v1_to_core`: from events.k8s.io/v1 to core/v1), or
+/// `None` if it is not a JSON object.
+fn rename(object: Value, v1_to_core: bool, api_version: &str) -> Option<Value> {
     let Value::Object(map) = object else {
-        return Err(ApiError::bad_request("an event must be a JSON object"));
+        return None;
     };
     let mut out = Map::with_capacity(map.len());
     for (k, v) in map {
@@ -114,28 +116,25 @@ fn rename(object: Value, v1_to_core: bool, api_version: &str) -> Result<Value, A
     }
     out.insert("apiVersion".into(), api_version.into());
     out.insert("kind".into(), "Event".into());
-    Ok(Value::Object(out))
+    Some(Value::Object(out))
 }
 
-fn check_version(version: &str) -> Result<(), ApiError> {
-    if version == "v1" {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(format!(
-            "events.k8s.io has no version {version}"
-        )))
+/// The conversion, or the message of a bad request.
+fn convert(version: &str, object: Value, v1_to_core: bool) -> Result<Value, String> {
+    if version != "v1" {
+        return Err(format!("events.k8s.io has no version {version}"));
     }
+    let api_version = if v1_to_core { "v1" } else { "events.k8s.io/v1" };
+    rename(object, v1_to_core, api_version).ok_or_else(|| "an event must be a JSON object".into())
 }
 
 impl Converter for EventsV1Converter {
     fn to_storage(&self, version: &str, object: Value) -> Result<Value, ApiError> {
-        check_version(version)?;
-        rename(object, true, "v1")
+        convert(version, object, true).map_err(ApiError::bad_request)
     }
 
     fn from_storage(&self, version: &str, object: Value) -> Result<Value, ApiError> {
-        check_version(version)?;
-        rename(object, false, "events.k8s.io/v1")
+        convert(version, object, false).map_err(ApiError::bad_request)
     }
 }
 

@@ -20,6 +20,7 @@
 //!   kubectl skips client-side validation for kinds missing from it, and a v2 schema that
 //!   disagreed with the server would make kubectl reject valid manifests.
 
+mod paths;
 mod v2;
 mod v3;
 
