@@ -187,6 +187,20 @@ fn strip_bookkeeping(v: &Value) -> Value {
     v
 }
 
+/// ObjectMeta's fields are all `omitempty`: the real server never stores an empty list or map
+/// in metadata (e.g. `ownerReferences: []` reads back as absent).
+pub fn normalize_metadata(obj: &mut Value) {
+    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.retain(|_, v| match v {
+            Value::Null => false,
+            Value::Array(a) => !a.is_empty(),
+            Value::Object(o) => !o.is_empty(),
+            Value::String(s) => !s.is_empty(),
+            _ => true,
+        });
+    }
+}
+
 /// Removes fields a client may not set on create (they are assigned by the server).
 pub fn reset_server_fields(obj: &mut Value) {
     let m = metadata_mut(obj);

@@ -50,11 +50,12 @@ fn manager(opts: &WriteOptions, user_agent: Option<&str>) -> String {
 fn patch_error(e: PatchError, scope: &Scope, name: &str) -> ApiError {
     match e {
         PatchError::Malformed(m) => ApiError::bad_request(m),
-        PatchError::Failed(m) => ApiError::Invalid {
-            message: m.clone(),
-            target: scope.target(name),
-            kind: scope.def.kind.clone(),
-            causes: vec![Cause::new("", m, "")],
+        // As the real server: a generic 422 whose cause carries the patch library's message.
+        PatchError::Failed(m) => ApiError::Custom {
+            code: 422,
+            reason: "Invalid".into(),
+            message: format!("the server rejected our request due to an error in our request: {m}"),
+            target: crate::error::Target::default(),
         },
         c @ PatchError::Conflicts(_) => ApiError::conflict(scope.target(name), c.to_string()),
     }
@@ -199,6 +200,7 @@ impl Api {
             let mut w =
                 self.admit(scope, Operation::Create, None, &name, user, opts.dry_run, &mut candidate, None)?;
             patch::record_update(None, &mut candidate, &manager, &meta::now());
+            meta::normalize_metadata(&mut candidate);
             if opts.dry_run {
                 warnings.append(&mut w);
                 return Ok(Outcome { object: self.from_storage(scope, candidate)?, warnings, code: 201 });
@@ -310,6 +312,7 @@ impl Api {
         warnings.extend(w);
         // Admission may not change what the endpoint does not own.
         let mut new = merge_for_update(scope, sub, &old, new);
+        meta::normalize_metadata(&mut new);
         if meta::spec_part(&old) != meta::spec_part(&new) {
             let generation = meta::metadata(&old).get("generation").and_then(Value::as_i64).unwrap_or(1);
             meta::metadata_mut(&mut new).insert("generation".into(), json!(generation + 1));
@@ -318,6 +321,7 @@ impl Api {
             return Ok(Outcome { object: self.from_storage(scope, old)?, warnings, code: 200 });
         }
         patch::record_update(Some(&old), &mut new, &manager(opts, user_agent), &meta::now());
+        meta::normalize_metadata(&mut new);
         let deleting_done = meta::is_deleting(&new) && !meta::has_pending_finalizers(&new, is_namespace(scope));
         if opts.dry_run {
             return Ok(Outcome { object: self.from_storage(scope, new)?, warnings, code: 200 });
