@@ -10,6 +10,7 @@ pub mod jsonpath;
 pub mod openapi;
 pub mod patch;
 pub mod plugin;
+pub mod protobuf;
 pub mod registry;
 pub mod selector;
 pub mod server;

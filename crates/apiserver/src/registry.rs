@@ -107,7 +107,8 @@ pub struct ResourceDef {
     /// Built-in kinds accept strategic merge patch; custom resources answer 415.
     pub builtin: bool,
     pub selectable_fields: Vec<SelectableField>,
-    /// Where objects are stored: their own key space, or another resource's through a converter.
+    /// Where objects are stored and how they convert: another resource's key space (a view, such
+    /// as an old kind name), or this resource's own (for versions whose shape differs).
     pub storage_of: Option<(GroupResource, Arc<dyn Converter>)>,
     /// A computed table for built-in kinds; custom resources use printer columns.
     pub table: Option<Arc<dyn TableRenderer>>,
@@ -301,6 +302,18 @@ impl Registry {
     /// Adds a plug-in group to discovery.
     pub fn register_plugin_group(&mut self, group: PluginGroup) {
         self.plugin_groups.push(group);
+    }
+
+    /// Changes a registered resource in place (e.g. to add a version served by conversion).
+    /// Returns false if it is not registered.
+    pub fn modify(&mut self, group: &str, plural: &str, f: impl FnOnce(&mut ResourceDef)) -> bool {
+        match self.resources.iter_mut().find(|r| r.group == group && r.plural == plural) {
+            Some(r) => {
+                f(Arc::make_mut(r));
+                true
+            }
+            None => false,
+        }
     }
 
     pub fn plugin_groups(&self) -> &[PluginGroup] {

@@ -2,3 +2,5 @@
 //! validation of VirtualMachines, VirtualMachineInstances and ReplicaSets), the
 //! `subresources.kubevirt.io` group (start, stop, restart, pause, ...), and the old API versions
 //! served by conversion.
+
+pub mod node;

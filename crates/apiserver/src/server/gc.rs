@@ -114,7 +114,8 @@ impl Api {
         let plural = parts.next()?;
         let group = if group == "core" { "" } else { group };
         let def = self.registry().get(group, plural)?.clone();
-        if def.storage_of.is_some() {
+        // Views of another resource's storage are that resource's objects, not separate ones.
+        if def.storage_of.as_ref().is_some_and(|(gr, _)| gr.group != def.group || gr.resource != def.plural) {
             return None;
         }
         let a = parts.next()?;
@@ -408,7 +409,7 @@ async fn finalize_namespace(api: &Api, graph: &Graph, node: &Node) -> Result<(),
         return Ok(());
     }
     // Double-check against the store before finalizing: nothing may be left behind.
-    for def in api.registry().all().iter().filter(|d| d.namespaced && d.storage_of.is_none()) {
+    for def in api.registry().all().iter().filter(|d| d.namespaced && d.storage_of.as_ref().is_none_or(|(gr, _)| gr.group == d.group && gr.resource == d.plural)) {
         let scope = api.scope_of(def, Some(ns));
         let (items, _, _) = api
             .list_items(&scope, &ListOptions { limit: Some(1), ..Default::default() }, &super::read::Filter { labels: None, fields: None })

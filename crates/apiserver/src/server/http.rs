@@ -243,6 +243,18 @@ fn is_yaml(headers: &HeaderMap) -> bool {
     headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.contains("yaml"))
 }
 
+/// The object in a create or update body: JSON, YAML or Kubernetes protobuf.
+fn decode_object(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if ct.starts_with("application/vnd.kubernetes.protobuf") {
+        return crate::protobuf::decode(body).map_err(|e| match e {
+            crate::protobuf::ProtobufError::UnsupportedKind(_) => ApiError::UnsupportedMediaType { message: e.to_string() },
+            other => ApiError::bad_request(other.to_string()),
+        });
+    }
+    parse_body(body, is_yaml(headers))
+}
+
 async fn resource(
     state: &HttpState,
     user: UserInfo,
@@ -303,12 +315,12 @@ async fn resource(
         }
         (Method::POST, None) => {
             let opts = WriteOptions::from_query(&q)?;
-            let obj = parse_body(&read_body(body).await?, is_yaml(&parts.headers))?;
+            let obj = decode_object(&parts.headers, &read_body(body).await?)?;
             outcome(api.create(&scope, obj, &opts, &user, ua).await?, warnings)
         }
         (Method::PUT, Some(name)) => {
             let opts = WriteOptions::from_query(&q)?;
-            let obj = parse_body(&read_body(body).await?, is_yaml(&parts.headers))?;
+            let obj = decode_object(&parts.headers, &read_body(body).await?)?;
             outcome(api.update(&scope, name, sub, obj, &opts, &user, ua).await?, warnings)
         }
         (Method::PATCH, Some(name)) => {

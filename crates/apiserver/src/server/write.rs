@@ -101,11 +101,31 @@ impl Api {
         Ok(())
     }
 
-    /// Prunes unknown fields and validates types; honours `fieldValidation`.
+    /// Prunes unknown fields and validates types against the requested version's schema;
+    /// honours `fieldValidation`. A version served without a schema (an old version served by
+    /// conversion) is checked in its stored form instead, see [`Api::apply_storage_schema`].
     fn apply_schema(&self, scope: &Scope, obj: &mut Value, opts: &WriteOptions) -> Result<Vec<String>, ApiError> {
         let Some(schema) = scope.def.version(&scope.version).and_then(|v| v.schema.as_ref()) else {
             return Ok(vec![]);
         };
+        self.check_against(scope, schema, obj, opts)
+    }
+
+    /// For versions without a schema: validates the converted object against the storage
+    /// version's schema, so that a field that does not survive conversion is still reported.
+    fn apply_storage_schema(&self, scope: &Scope, stored: &mut Value, opts: &WriteOptions) -> Result<Vec<String>, ApiError> {
+        if scope.def.version(&scope.version).is_some_and(|v| v.schema.is_some()) {
+            return Ok(vec![]);
+        }
+        let target = match &scope.def.storage_of {
+            Some((gr, _)) => self.registry().get(&gr.group, &gr.resource).cloned(),
+            None => Some(scope.def.clone()),
+        };
+        let Some(schema) = target.and_then(|d| d.storage_version().schema.clone()) else { return Ok(vec![]) };
+        self.check_against(scope, &schema, stored, opts)
+    }
+
+    fn check_against(&self, scope: &Scope, schema: &Value, obj: &mut Value, opts: &WriteOptions) -> Result<Vec<String>, ApiError> {
         let name = meta::name(obj).to_string();
         let report = schema::prune_and_validate(schema, obj);
         if !report.errors.is_empty() {
@@ -167,6 +187,7 @@ impl Api {
         let generate = meta::meta_str(&obj, "generateName").unwrap_or("").to_string();
         let given = meta::name(&obj).to_string();
         let mut obj = self.to_storage(scope, obj)?;
+        warnings.extend(self.apply_storage_schema(scope, &mut obj, opts)?);
         meta::reset_server_fields(&mut obj);
         {
             let m = meta::metadata_mut(&mut obj);
@@ -247,7 +268,7 @@ impl Api {
                 "the namespace of the provided object does not match the namespace sent on the request",
             ));
         }
-        let warnings = self.apply_schema(scope, &mut obj, opts)?;
+        let mut warnings = self.apply_schema(scope, &mut obj, opts)?;
         let expected = match meta::resource_version(&obj) {
             Some(rv) => Some(super::read::parse_rv(rv)?),
             None if !scope.def.builtin => {
@@ -259,7 +280,8 @@ impl Api {
             }
             None => None,
         };
-        let new = self.to_storage(scope, obj)?;
+        let mut new = self.to_storage(scope, obj)?;
+        warnings.extend(self.apply_storage_schema(scope, &mut new, opts)?);
         loop {
             let current = self.current(scope, name).await?;
             if let Some(rv) = expected
@@ -413,8 +435,9 @@ impl Api {
                     meta::name(&patched)
                 )));
             }
-            let warnings = self.apply_schema(scope, &mut patched, opts)?;
-            let new = self.to_storage(scope, patched)?;
+            let mut warnings = self.apply_schema(scope, &mut patched, opts)?;
+            let mut new = self.to_storage(scope, patched)?;
+            warnings.extend(self.apply_storage_schema(scope, &mut new, opts)?);
             match self.write_update(scope, name, sub, &current, new, opts, user, user_agent, warnings).await {
                 Ok(o) => return Ok(o),
                 Err(WriteError::Conflict) if !pinned => continue,
