@@ -203,7 +203,7 @@ struct Fixture {
     addr: SocketAddr,
     log: Arc<Mutex<Vec<String>>>,
     home: tempfile::TempDir,
-    _runtime: tokio::runtime::Runtime,
+    runtime: tokio::runtime::Runtime,
 }
 
 impl Fixture {
@@ -229,7 +229,7 @@ impl Fixture {
             addr,
             log,
             home: tempfile::tempdir()?,
-            _runtime: runtime,
+            runtime: runtime,
         })
     }
 
@@ -464,5 +464,53 @@ fn without_openapi_v3_create_reads_the_protobuf_v2_document() -> Result<()> {
         "{reqs:?}"
     );
     assert!(reqs.iter().any(|r| r.starts_with("POST ")), "{reqs:?}");
+    Ok(())
+}
+
+/// kube-rs reads both discovery forms alike.
+async fn kube_discovery(addr: SocketAddr, aggregated: bool) -> Result<kube::Discovery> {
+    // kube's TLS stack needs a process-wide rustls provider even for plain HTTP.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = kube::Config::new(format!("http://{addr}").parse()?);
+    let client = kube::Client::try_from(config)?;
+    let discovery = kube::Discovery::new(client);
+    Ok(if aggregated {
+        discovery.run_aggregated().await?
+    } else {
+        discovery.run().await?
+    })
+}
+
+#[test]
+fn kube_rs_discovers_the_same_resources_from_either_form() -> Result<()> {
+    use kube::core::GroupVersionKind;
+    use kube::discovery::Scope;
+    let f = Fixture::start()?;
+    for aggregated in [true, false] {
+        let d = f.runtime.block_on(kube_discovery(f.addr, aggregated))?;
+        let (widget, caps) = d
+            .resolve_gvk(&GroupVersionKind::gvk("example.com", "v1", "Widget"))
+            .context("Widget not discovered")?;
+        assert_eq!(widget.plural, "widgets");
+        assert_eq!(caps.scope, Scope::Namespaced);
+        assert!(caps.operations.iter().any(|v| v == "watch"));
+        assert!(
+            caps.subresources
+                .iter()
+                .any(|(ar, _)| ar.plural.ends_with("status"))
+        );
+        let (ns, caps) = d
+            .resolve_gvk(&GroupVersionKind::gvk("", "v1", "Namespace"))
+            .context("Namespace not discovered")?;
+        assert_eq!(
+            (ns.plural.as_str(), caps.scope),
+            ("namespaces", Scope::Cluster)
+        );
+        let (lease, _) = d
+            .resolve_gvk(&GroupVersionKind::gvk("coordination.k8s.io", "v1", "Lease"))
+            .context("Lease not discovered")?;
+        assert_eq!(lease.api_version, "coordination.k8s.io/v1");
+        assert!(d.has_group("subresources.example.com"));
+    }
     Ok(())
 }
