@@ -229,7 +229,7 @@ impl Fixture {
             addr,
             log,
             home: tempfile::tempdir()?,
-            runtime: runtime,
+            runtime,
         })
     }
 
