@@ -131,7 +131,10 @@ fn service_external_ip(o: &Value, type_: &str) -> String {
         "LoadBalancer" => {
             let mut ips: Vec<&str> = array_at(o, "/status/loadBalancer/ingress")
                 .iter()
-                .flat_map(|i| [str_at(i, "/ip"), str_at(i, "/hostname")])
+                .map(|i| match str_at(i, "/ip") {
+                    "" => str_at(i, "/hostname"),
+                    ip => ip,
+                })
                 .filter(|s| !s.is_empty())
                 .collect();
             ips.extend(external);
@@ -584,8 +587,11 @@ mod tests {
         assert_eq!(c[3], json!("80:30080/TCP,53/UDP"));
         assert_eq!(c[4], Value::Null);
         assert_eq!(c[5], json!("a=1,b=2"));
-        let lb = json!({"spec": {"type": "LoadBalancer", "clusterIPs": ["10.0.0.2"]}});
+        let mut lb = json!({"spec": {"type": "LoadBalancer", "clusterIPs": ["10.0.0.2"]}});
         assert_eq!(cells(&def, &lb)[2], json!("<pending>"));
+        lb["status"] = json!({"loadBalancer": {"ingress": [
+            {"ip": "192.0.2.1", "hostname": "lb.example.com"}, {"hostname": "lb2.example.com"}]}});
+        assert_eq!(cells(&def, &lb)[2], json!("192.0.2.1,lb2.example.com"));
         let headless = json!({"spec": {"clusterIP": "None", "clusterIPs": ["None"]}});
         assert_eq!(
             cells(&def, &headless)[..4],

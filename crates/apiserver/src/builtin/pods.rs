@@ -195,10 +195,7 @@ pub fn pod_cells(pod: &Value, now: Timestamp) -> Vec<Value> {
             }
         }
         if reason == "Completed" && has_running {
-            reason = if array_at(pod, "/status/conditions")
-                .iter()
-                .any(|c| str_at(c, "/type") == "Ready")
-            {
+            reason = if condition_true(pod, "Ready") {
                 "Running".into()
             } else {
                 "NotReady".into()
@@ -309,6 +306,18 @@ mod tests {
         let c = pod_cells(&p, now());
         assert_eq!(c[1], json!("CrashLoopBackOff"));
         assert_eq!(c[2], json!("3 (5m ago)"));
+    }
+
+    #[test]
+    fn completed_container_beside_a_running_one_shows_running_or_not_ready() {
+        let mut p = pod(json!({"phase": "Running", "containerStatuses": [
+            {"name": "a", "ready": true, "restartCount": 0, "state": {"running": {}}},
+            {"name": "b", "ready": false, "restartCount": 0,
+             "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}],
+            "conditions": [{"type": "Ready", "status": "False"}]}));
+        assert_eq!(pod_cells(&p, now())[1], json!("NotReady"));
+        p["status"]["conditions"][0]["status"] = json!("True");
+        assert_eq!(pod_cells(&p, now())[..2], [json!("1/2"), json!("Running")]);
     }
 
     #[test]
