@@ -275,6 +275,24 @@ mod tests {
     }
 
     #[test]
+    fn builtin_schemas_are_self_contained_objects() {
+        for r in resources() {
+            let schema = r.versions[0].schema.as_ref().unwrap();
+            assert_eq!(schema["type"], "object", "{}", r.kind);
+            assert!(
+                !schema.to_string().contains("$ref"),
+                "{} has a reference",
+                r.kind
+            );
+            assert!(
+                schema.pointer("/properties/apiVersion").is_some(),
+                "{}",
+                r.kind
+            );
+        }
+    }
+
+    #[test]
     fn short_names_are_those_of_the_real_server() {
         let all = resources();
         let short = |g: &str, p: &str| {
