@@ -32,8 +32,16 @@ pub fn columns(def: &ResourceDef, version: &str) -> Vec<PrinterColumn> {
     }
 }
 
+/// Whether the columns already include the name (events put it last, shown only in wide output).
+fn has_name_column(cols: &[PrinterColumn]) -> bool {
+    cols.iter().any(|c| c.format == "name")
+}
+
 fn column_definitions(cols: &[PrinterColumn]) -> Vec<Value> {
-    let mut defs = vec![json!({"name": "Name", "type": "string", "format": "name", "description": NAME_DESCRIPTION, "priority": 0})];
+    let mut defs = Vec::new();
+    if !has_name_column(cols) {
+        defs.push(json!({"name": "Name", "type": "string", "format": "name", "description": NAME_DESCRIPTION, "priority": 0}));
+    }
     defs.extend(cols.iter().map(|c| {
         json!({"name": c.name, "type": c.type_, "format": c.format, "description": c.description, "priority": c.priority})
     }));
@@ -55,7 +63,7 @@ pub fn table(def: &ResourceDef, version: &str, objects: &[Value], include: Inclu
 }
 
 fn row(def: &ResourceDef, cols: &[PrinterColumn], obj: &Value, include: IncludeObject, now: jiff::Timestamp) -> Value {
-    let mut cells = vec![json!(meta::name(obj))];
+    let mut cells = if has_name_column(cols) { vec![] } else { vec![json!(meta::name(obj))] };
     let raw: Vec<Value> = match &def.table {
         Some(r) => r.cells(obj),
         None => cols.iter().map(|c| cell(c, obj)).collect(),
@@ -164,6 +172,21 @@ mod tests {
         assert_eq!(human_duration(3 * 3600 + 60), "3h1m");
         assert_eq!(human_duration(50 * 3600), "2d2h");
         assert_eq!(human_duration(-5), "<invalid>");
+    }
+
+    #[test]
+    fn a_renderer_with_its_own_name_column_gets_no_second_one() {
+        let cols = vec![PrinterColumn {
+            name: "Name".into(),
+            type_: "string".into(),
+            format: "name".into(),
+            description: String::new(),
+            priority: 1,
+            json_path: String::new(),
+        }];
+        assert_eq!(column_definitions(&cols).len(), 1);
+        assert_eq!(column_definitions(&[]).len(), 1);
+        assert_eq!(column_definitions(&[]).first().unwrap()["name"], "Name");
     }
 
     #[test]
