@@ -329,13 +329,13 @@ fn restart_keeps_objects_and_resource_versions() {
 }
 
 #[test]
-fn anonymous_requests_are_unauthorized() {
+fn requests_with_an_unknown_token_are_unauthorized() {
     let k = Kubevirtd::start();
     let server = k.kubectl_ok(&["config", "view", "-o", "jsonpath={.clusters[0].cluster.server}"]);
     let anonymous = k.dir.join("anonymous.kubeconfig");
     std::fs::write(
         &anonymous,
-        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    insecure-skip-tls-verify: true\ncontexts:\n- name: c\n  context:\n    cluster: c\ncurrent-context: c\n"),
+        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    token: not-a-known-token\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\n"),
     )
     .unwrap();
     let out = Command::new(common::kubectl_bin()).args(["get", "vm"]).env("KUBECONFIG", &anonymous).output().unwrap();
