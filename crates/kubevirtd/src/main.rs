@@ -1,6 +1,7 @@
 //! `kubevirtd`: the all-in-one KubeVirt. It serves a Kubernetes-compatible API from an embedded
 //! durable store, runs the controllers, and runs virtual machines on this machine.
 
+mod inprocess;
 mod kubeconfig;
 mod server;
 
