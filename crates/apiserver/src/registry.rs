@@ -66,6 +66,7 @@ pub trait Converter: Send + Sync {
     /// From the requested version/kind to the stored form.
     fn to_storage(&self, version: &str, object: Value) -> Result<Value, ApiError>;
     /// From the stored form to the requested version/kind.
+    #[allow(clippy::wrong_self_convention)]
     fn from_storage(&self, version: &str, object: Value) -> Result<Value, ApiError>;
 }
 

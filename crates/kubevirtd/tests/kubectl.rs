@@ -248,6 +248,7 @@ fn get_watch_prints_new_rows() {
     k.kubectl_ok(&["label", "vm", "testvm", "x=y"]);
     std::thread::sleep(Duration::from_millis(800));
     let _ = child.kill();
+    let _ = child.wait();
     let mut out = String::new();
     child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
     let rows = out.lines().filter(|l| l.starts_with("testvm")).count();

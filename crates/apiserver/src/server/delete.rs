@@ -67,7 +67,7 @@ impl Api {
                         m.insert("deletionGracePeriodSeconds".into(), json!(grace));
                         needs_update = true;
                     } else {
-                        return Ok(Outcome { object: self.from_storage(scope, obj)?, warnings, code: 200 });
+                        return Ok(Outcome { object: self.to_client(scope, obj)?, warnings, code: 200 });
                     }
                 } else if current_grace.is_some_and(|c| c > 0) || !meta::is_deleting(&obj) {
                     let m = meta::metadata_mut(&mut next);
@@ -89,12 +89,11 @@ impl Api {
                         finalizers.push(FINALIZER_FOREGROUND.into());
                     }
                 }
-                Some(Propagation::Background) => {
-                    // An explicit background delete cancels a pending orphan or foreground.
-                    if meta::is_deleting(&obj) {
-                        finalizers.retain(|f| f != FINALIZER_ORPHAN && f != FINALIZER_FOREGROUND);
-                    }
+                // An explicit background delete cancels a pending orphan or foreground.
+                Some(Propagation::Background) if meta::is_deleting(&obj) => {
+                    finalizers.retain(|f| f != FINALIZER_ORPHAN && f != FINALIZER_FOREGROUND);
                 }
+                Some(Propagation::Background) => {}
                 None => {}
             }
             if finalizers != meta::finalizers(&next) {
@@ -119,15 +118,15 @@ impl Api {
                 if held || meta::metadata(&next).get("deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0) > 0 {
                     if !needs_update {
                         // Already deleting and nothing to change: report it as in progress.
-                        return Ok(Outcome { object: self.from_storage(scope, obj)?, warnings, code: 202 });
+                        return Ok(Outcome { object: self.to_client(scope, obj)?, warnings, code: 202 });
                     }
                     if opts.dry_run {
-                        return Ok(Outcome { object: self.from_storage(scope, next)?, warnings, code: 202 });
+                        return Ok(Outcome { object: self.to_client(scope, next)?, warnings, code: 202 });
                     }
                     match store.update(&key, kv.mod_revision, to_bytes(&next)).await {
                         Ok(kv) => {
                             meta::set_resource_version(&mut next, kv.mod_revision);
-                            return Ok(Outcome { object: self.from_storage(scope, next)?, warnings, code: 202 });
+                            return Ok(Outcome { object: self.to_client(scope, next)?, warnings, code: 202 });
                         }
                         Err(StoreError::Conflict { .. }) => continue,
                         Err(e) => return Err(ApiError::from_store(e, scope.target(name))),
@@ -135,13 +134,13 @@ impl Api {
                 }
             }
             if opts.dry_run {
-                return Ok(Outcome { object: self.from_storage(scope, obj)?, warnings, code: 200 });
+                return Ok(Outcome { object: self.to_client(scope, obj)?, warnings, code: 200 });
             }
             match store.delete(&key, Some(kv.mod_revision)).await {
                 Ok(deleted) => {
                     let mut o = obj;
                     meta::set_resource_version(&mut o, deleted.mod_revision);
-                    return Ok(Outcome { object: self.from_storage(scope, o)?, warnings, code: 200 });
+                    return Ok(Outcome { object: self.to_client(scope, o)?, warnings, code: 200 });
                 }
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(StoreError::NotFound) => return Err(ApiError::NotFound(scope.target(name))),

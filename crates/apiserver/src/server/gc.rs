@@ -154,46 +154,10 @@ async fn run_once(api: &Api) -> Result<(), ApiError> {
             next = watch.next() => {
                 let Some(event) = next else { return Ok(()) };
                 let event = event.map_err(|e| ApiError::internal(e.to_string()))?;
-                match event.kind {
-                    EventKind::Deleted => {
-                        if let Some(uid) = graph.uid_by_key.remove(&event.kv.key) {
-                            let deps: Vec<String> = graph.dependents.get(&uid).map(|d| d.iter().cloned().collect()).unwrap_or_default();
-                            let node = graph.remove(&uid);
-                            dirty.extend(deps);
-                            // A deleted object may unblock an owner's foreground deletion, or empty a namespace.
-                            if let Some(n) = node {
-                                dirty.extend(n.owners.iter().map(|o| o.uid.clone()));
-                                if let Some(ns) = n.namespace {
-                                    if let Some(ns_uid) = namespace_uid(&graph, &ns) { dirty.insert(ns_uid); }
-                                }
-                            }
-                        }
-                    }
-                    _ => {
-                        if let Some(uid) = observe(api, &mut graph, &event.kv) {
-                            dirty.insert(uid);
-                        }
-                    }
-                }
+                apply_event(api, &mut graph, &mut dirty, &event);
                 // Drain what is already queued before acting, to batch bursts.
                 while let Some(Some(Ok(e))) = watch.now_or_never_opt() {
-                    match e.kind {
-                        EventKind::Deleted => {
-                            if let Some(uid) = graph.uid_by_key.remove(&e.kv.key) {
-                                let deps: Vec<String> = graph.dependents.get(&uid).map(|d| d.iter().cloned().collect()).unwrap_or_default();
-                                if let Some(n) = graph.remove(&uid) {
-                                    dirty.extend(n.owners.iter().map(|o| o.uid.clone()));
-                                    if let Some(ns) = n.namespace {
-                                        if let Some(ns_uid) = namespace_uid(&graph, &ns) { dirty.insert(ns_uid); }
-                                    }
-                                }
-                                dirty.extend(deps);
-                            }
-                        }
-                        _ => {
-                            if let Some(uid) = observe(api, &mut graph, &e.kv) { dirty.insert(uid); }
-                        }
-                    }
+                    apply_event(api, &mut graph, &mut dirty, &e);
                 }
             }
             _ = resync.tick() => {
@@ -211,6 +175,28 @@ trait NowOrNever: futures::Stream + Unpin {
     }
 }
 impl<S: futures::Stream + Unpin> NowOrNever for S {}
+
+/// Updates the graph from one store event and marks what needs attention: the object itself,
+/// and for a deletion its dependents (maybe orphaned now), its owners (maybe unblocked) and its
+/// namespace (maybe empty now).
+fn apply_event(api: &Api, graph: &mut Graph, dirty: &mut BTreeSet<String>, event: &crate::store::Event) {
+    if event.kind != EventKind::Deleted {
+        if let Some(uid) = observe(api, graph, &event.kv) {
+            dirty.insert(uid);
+        }
+        return;
+    }
+    let Some(uid) = graph.uid_by_key.remove(&event.kv.key) else { return };
+    if let Some(deps) = graph.dependents.get(&uid) {
+        dirty.extend(deps.iter().cloned());
+    }
+    if let Some(n) = graph.remove(&uid) {
+        dirty.extend(n.owners.iter().map(|o| o.uid.clone()));
+        if let Some(ns_uid) = n.namespace.and_then(|ns| namespace_uid(graph, &ns)) {
+            dirty.insert(ns_uid);
+        }
+    }
+}
 
 fn namespace_uid(graph: &Graph, ns: &str) -> Option<String> {
     graph.uid_by_key.get(&format!("/core/namespaces/{ns}")).cloned()
@@ -294,7 +280,7 @@ async fn collect_if_orphaned(api: &Api, graph: &Graph, node: &Node) -> Result<()
         states.push(owner_state(api, graph, node, o).await);
     }
     let scope = api.scope_of(&node.def, node.namespace.as_deref());
-    if states.iter().any(|s| *s == OwnerState::Solid) {
+    if states.contains(&OwnerState::Solid) {
         if states.iter().all(|s| *s == OwnerState::Solid) {
             return Ok(());
         }
@@ -305,7 +291,7 @@ async fn collect_if_orphaned(api: &Api, graph: &Graph, node: &Node) -> Result<()
     if node.deleting {
         return Ok(());
     }
-    let propagation = if states.iter().any(|s| *s == OwnerState::Waiting) {
+    let propagation = if states.contains(&OwnerState::Waiting) {
         Propagation::Foreground
     } else if node.finalizers.iter().any(|f| f == FINALIZER_ORPHAN) {
         Propagation::Orphan

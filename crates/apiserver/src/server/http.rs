@@ -217,8 +217,11 @@ fn not_found_path() -> ApiError {
     ApiError::NotFound(crate::error::Target::default())
 }
 
+/// Namespace, plural, name and subresource of a resource path.
+type ResourcePath<'a> = (Option<&'a str>, &'a str, Option<&'a str>, Option<&'a str>);
+
 /// `[namespaces/{ns}/]{plural}[/{name}[/{subresource}]]`
-fn split_resource_path<'a>(rest: &[&'a str]) -> Option<(Option<&'a str>, &'a str, Option<&'a str>, Option<&'a str>)> {
+fn split_resource_path<'a>(rest: &[&'a str]) -> Option<ResourcePath<'a>> {
     match rest {
         ["namespaces", ns, plural, tail @ ..] if !matches!(*plural, "status" | "finalize") => match tail {
             [] => Some((Some(ns), plural, None, None)),

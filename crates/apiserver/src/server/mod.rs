@@ -113,11 +113,11 @@ impl Api {
         let mut obj: Value = serde_json::from_slice(&kv.value)
             .map_err(|e| ApiError::internal(format!("stored object {} is corrupt: {e}", kv.key)))?;
         meta::set_resource_version(&mut obj, kv.mod_revision);
-        self.from_storage(scope, obj)
+        self.to_client(scope, obj)
     }
 
     /// Stored form → the client's version (and kind, for views).
-    pub(crate) fn from_storage(&self, scope: &Scope, mut obj: Value) -> Result<Value, ApiError> {
+    pub(crate) fn to_client(&self, scope: &Scope, mut obj: Value) -> Result<Value, ApiError> {
         if let Some((_, conv)) = &scope.def.storage_of {
             return conv.from_storage(&scope.version, obj);
         }

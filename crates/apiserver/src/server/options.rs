@@ -184,10 +184,8 @@ impl DeleteOptions {
             dry_run: parse_dry_run(q)?,
             ..Default::default()
         };
-        if let Some(orphan) = first(q, "orphanDependents") {
-            if orphan == "true" {
-                o.propagation = Some(Propagation::Orphan);
-            }
+        if first(q, "orphanDependents") == Some("true") {
+            o.propagation = Some(Propagation::Orphan);
         }
         let body = trim(body);
         if !body.is_empty() {

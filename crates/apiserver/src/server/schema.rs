@@ -145,10 +145,12 @@ fn walk_value(schema: &Value, v: &mut Value, path: &str, report: &mut Report) {
         ));
     }
     match v {
-        Value::Object(o) => {
-            if schema.get("properties").is_some() || schema.get("additionalProperties").is_some() || !preserves_unknown(schema) {
-                walk_object(schema, o, path, false, report);
-            }
+        Value::Object(o)
+            if schema.get("properties").is_some()
+                || schema.get("additionalProperties").is_some()
+                || !preserves_unknown(schema) =>
+        {
+            walk_object(schema, o, path, false, report);
         }
         Value::Array(items) => {
             if let Some(item_schema) = schema.get("items") {

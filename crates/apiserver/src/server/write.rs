@@ -172,12 +172,13 @@ impl Api {
         user_agent: Option<&str>,
     ) -> Result<Outcome, ApiError> {
         self.check_type(scope, &obj)?;
-        if let Some(ns) = meta::meta_str(&obj, "namespace").filter(|s| !s.is_empty()) {
-            if scope.def.namespaced && scope.namespace.as_deref().is_some_and(|s| s != ns) {
-                return Err(ApiError::bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request",
-                ));
-            }
+        if let Some(ns) = meta::meta_str(&obj, "namespace").filter(|s| !s.is_empty())
+            && scope.def.namespaced
+            && scope.namespace.as_deref().is_some_and(|s| s != ns)
+        {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
         }
         if scope.def.namespaced && scope.namespace.is_none() {
             return Err(ApiError::method_not_allowed());
@@ -203,10 +204,10 @@ impl Api {
             m.insert("creationTimestamp".into(), json!(meta::now()));
             m.insert("generation".into(), json!(1));
         }
-        if scope.def.version(&scope.version).is_some_and(|v| v.status_subresource) {
-            if let Some(o) = obj.as_object_mut() {
-                o.remove("status");
-            }
+        if scope.def.version(&scope.version).is_some_and(|v| v.status_subresource)
+            && let Some(o) = obj.as_object_mut()
+        {
+            o.remove("status");
         }
         prepare_builtin_create(scope, &mut obj);
         let manager = manager(opts, user_agent);
@@ -224,13 +225,13 @@ impl Api {
             meta::normalize_metadata(&mut candidate);
             if opts.dry_run {
                 warnings.append(&mut w);
-                return Ok(Outcome { object: self.from_storage(scope, candidate)?, warnings, code: 201 });
+                return Ok(Outcome { object: self.to_client(scope, candidate)?, warnings, code: 201 });
             }
             match self.inner.store.create(&scope.key(&name), to_bytes(&candidate)).await {
                 Ok(kv) => {
                     warnings.append(&mut w);
                     meta::set_resource_version(&mut candidate, kv.mod_revision);
-                    return Ok(Outcome { object: self.from_storage(scope, candidate)?, warnings, code: 201 });
+                    return Ok(Outcome { object: self.to_client(scope, candidate)?, warnings, code: 201 });
                 }
                 Err(StoreError::AlreadyExists) if given.is_empty() && attempt < 5 => continue,
                 Err(e) => return Err(ApiError::from_store(e, scope.target(&name))),
@@ -240,6 +241,7 @@ impl Api {
     }
 
     /// Replaces an object (PUT), through the main endpoint or the status subresource.
+    #[allow(clippy::too_many_arguments)]
     pub async fn update(
         &self,
         scope: &Scope,
@@ -340,13 +342,13 @@ impl Api {
             meta::metadata_mut(&mut new).insert("generation".into(), json!(generation + 1));
         }
         if meta::same_content(&old, &new) {
-            return Ok(Outcome { object: self.from_storage(scope, old)?, warnings, code: 200 });
+            return Ok(Outcome { object: self.to_client(scope, old)?, warnings, code: 200 });
         }
         patch::record_update(Some(&old), &mut new, &manager(opts, user_agent), &meta::now());
         meta::normalize_metadata(&mut new);
         let deleting_done = meta::is_deleting(&new) && !meta::has_pending_finalizers(&new, is_namespace(scope));
         if opts.dry_run {
-            return Ok(Outcome { object: self.from_storage(scope, new)?, warnings, code: 200 });
+            return Ok(Outcome { object: self.to_client(scope, new)?, warnings, code: 200 });
         }
         let key = scope.key(name);
         let store = &self.inner.store;
@@ -362,7 +364,7 @@ impl Api {
         match kv {
             Ok(kv) => {
                 meta::set_resource_version(&mut new, kv.mod_revision);
-                Ok(Outcome { object: self.from_storage(scope, new)?, warnings, code: 200 })
+                Ok(Outcome { object: self.to_client(scope, new)?, warnings, code: 200 })
             }
             Err(StoreError::Conflict { .. }) => Err(WriteError::Conflict),
             Err(StoreError::NotFound) => Err(WriteError::Api(ApiError::NotFound(scope.target(name)))),
@@ -407,7 +409,7 @@ impl Api {
                 }
                 Err(e) => return Err(e),
             };
-            let versioned = self.from_storage(scope, self.stored(&current)?)?;
+            let versioned = self.to_client(scope, self.stored(&current)?)?;
             if sub == Sub::Scale {
                 let scale = scale_of(scope, &versioned)?;
                 let patched = apply_patch(patch_type, &scale, &doc, &scope.def.kind, opts, now_s())
@@ -489,7 +491,7 @@ impl Api {
             if expected.is_some_and(|rv| rv != current.mod_revision) {
                 return Err(ApiError::stale(scope.target(name)));
             }
-            let versioned = self.from_storage(scope, self.stored(&current)?)?;
+            let versioned = self.to_client(scope, self.stored(&current)?)?;
             let new = self.to_storage(scope, set_spec_replicas(scope, versioned, replicas.clone())?)?;
             match self.write_update(scope, name, Sub::Main, &current, new, opts, user, user_agent, vec![]).await {
                 Ok(o) => return Ok(Outcome { object: scale_of(scope, &o.object)?, ..o }),
@@ -618,10 +620,8 @@ fn prepare_builtin_create(scope: &Scope, obj: &mut Value) {
             }
             obj["status"] = json!({"phase": "Active"});
         }
-        "pods" => {
-            if obj.pointer("/status/phase").is_none() {
-                obj["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});
-            }
+        "pods" if obj.pointer("/status/phase").is_none() => {
+            obj["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});
         }
         _ => {}
     }
