@@ -254,3 +254,38 @@ async fn acknowledged_writes_survive_kill_9() {
         assert_eq!(by_name.get(name), Some(rv), "acknowledged write {name}@{rv} lost");
     }
 }
+
+async fn raw(client: &kube::Client, method: &str, path: &str, content_type: &str, body: &str) -> (u16, serde_json::Value) {
+    let req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("Content-Type", content_type)
+        .body(body.as_bytes().to_vec())
+        .unwrap();
+    let resp = client.send(req.map(kube::client::Body::from)).await.unwrap();
+    let code = resp.status().as_u16();
+    let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes();
+    (code, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_bodies_get_the_real_servers_400s_and_store_nothing() {
+    let k = Kubevirtd::start();
+    let client = k.client().await;
+    let path = "/api/v1/namespaces/default/configmaps";
+    let (code, status) = raw(&client, "POST", path, "application/json", "{not json").await;
+    assert_eq!(code, 400);
+    assert_eq!(status["reason"], "BadRequest");
+    assert!(status["message"].as_str().unwrap().starts_with("couldn't get version/kind; json parse error"), "{status}");
+    let (code, status) = raw(&client, "POST", path, "application/yaml", "a: [unclosed").await;
+    assert_eq!(code, 400);
+    assert!(status["message"].as_str().unwrap().starts_with("error converting YAML to JSON"), "{status}");
+    let (code, status) = raw(&client, "POST", path, "application/json", r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"x"}}"#).await;
+    assert_eq!(code, 400, "{status}");
+    assert!(status["message"].as_str().unwrap().contains("does not match the expected kind"), "{status}");
+    let (code, status) = raw(&client, "POST", path, "text/plain", "{}").await;
+    assert_eq!(code, 415, "{status}");
+    assert_eq!(status["reason"], "UnsupportedMediaType");
+    let cms: Api<ConfigMap> = Api::namespaced(client, "default");
+    assert!(cms.list(&ListParams::default()).await.unwrap().items.is_empty());
+}

@@ -61,17 +61,20 @@ fn patch_error(e: PatchError, scope: &Scope, name: &str) -> ApiError {
     }
 }
 
-/// Parses a request body as JSON, or YAML when `yaml` is set.
+/// Parses a request body as JSON, or YAML when `yaml` is set, with the real server's messages.
 pub fn parse_body(body: &[u8], yaml: bool) -> Result<Value, ApiError> {
     let parsed = if yaml {
-        serde_saphyr::from_slice::<Value>(body).map_err(|e| e.to_string())
+        serde_saphyr::from_slice::<Value>(body).map_err(|e| format!("error converting YAML to JSON: yaml: {e}"))
     } else {
-        serde_json::from_slice::<Value>(body).map_err(|e| e.to_string())
+        serde_json::from_slice::<Value>(body).map_err(|e| format!("couldn't get version/kind; json parse error: {e}"))
     };
     match parsed {
         Ok(v) if v.is_object() => Ok(v),
-        Ok(_) => Err(ApiError::bad_request("the body of the request was in an unknown format")),
-        Err(e) => Err(ApiError::bad_request(format!("the body of the request was in an unknown format: {e}"))),
+        Ok(v) => Err(ApiError::bad_request(format!(
+            "couldn't get version/kind; json parse error: json: cannot unmarshal {} into Go value of type struct {{ APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }}",
+            match v { Value::Array(_) => "array", Value::String(_) => "string", Value::Number(_) => "number", Value::Bool(_) => "bool", _ => "null" }
+        ))),
+        Err(e) => Err(ApiError::bad_request(e)),
     }
 }
 
