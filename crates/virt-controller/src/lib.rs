@@ -5,3 +5,4 @@
 //! of actions out) from an executor that performs the actions through the API.
 
 pub mod expectations;
+pub mod vm;
