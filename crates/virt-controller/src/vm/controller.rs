@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 use super::executor::{Executor, PassState, data_volume_resource, is_not_found};
 use super::informer::{self, Handler};
 use super::queue::WorkQueue;
-use super::reconcile::{Observed, plan};
+use super::reconcile::{Claim, Observed, claim, plan};
 use super::status::{RandomJitter, StatusInput, compute_status};
 use super::storage::{DataVolumeState, StorageView, claim_name};
 use super::util::{controller_of, controller_ref, key};
@@ -209,15 +209,10 @@ impl Controller {
         let Some(vmi) = self.vmis.get(&ObjectRef::new(name).within(ns)) else {
             return Ok(None);
         };
-        match controller_of(vmi.metadata.owner_references.as_ref()) {
-            Some(owner) if Some(owner.uid.as_str()) == vm.metadata.uid.as_deref() => {
-                Ok(Some((*vmi).clone()))
-            }
-            Some(_) => Ok(None),
-            None => {
-                if vm.metadata.deletion_timestamp.is_some() || vmi.is_marked_for_deletion() {
-                    return Ok(None);
-                }
+        match claim(vm, &vmi) {
+            Claim::Owned => Ok(Some((*vmi).clone())),
+            Claim::OwnedByOther | Claim::Ignore => Ok(None),
+            Claim::Adopt => {
                 self.executor.can_adopt(vm).await.map_err(|e| {
                     VmControllerError::Adopt(format!(
                         "can't adopt VirtualMachineInstance {ns}/{name} ({}): {e}",

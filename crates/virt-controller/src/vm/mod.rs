@@ -36,6 +36,9 @@ pub mod status;
 pub mod storage;
 pub mod util;
 
+#[cfg(test)]
+mod testing;
+
 use std::time::Duration;
 
 pub use reconcile::SyncConfig;

@@ -535,6 +535,30 @@ pub fn templates_equal(
     to(a) == to(b)
 }
 
+/// How a VM relates to the VMI named like it (upstream's claim by name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// The VM controls it.
+    Owned,
+    /// Another controller owns it: the VM treats it as absent.
+    OwnedByOther,
+    /// An orphan the VM may adopt (after re-reading itself from the API server).
+    Adopt,
+    /// An orphan that cannot be adopted now (it or the VM is being deleted).
+    Ignore,
+}
+
+pub fn claim(vm: &VirtualMachine, vmi: &VirtualMachineInstance) -> Claim {
+    match super::util::controller_of(vmi.metadata.owner_references.as_ref()) {
+        Some(owner) if Some(owner.uid.as_str()) == vm.metadata.uid.as_deref() => Claim::Owned,
+        Some(_) => Claim::OwnedByOther,
+        None if vm.metadata.deletion_timestamp.is_some() || vmi.is_marked_for_deletion() => {
+            Claim::Ignore
+        }
+        None => Claim::Adopt,
+    }
+}
+
 /// The actions of one sync pass (upstream's `sync`).
 pub fn plan(obs: &Observed<'_>) -> Plan {
     let vm = obs.vm;
