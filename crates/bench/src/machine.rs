@@ -1,0 +1,225 @@
+//! What machine a benchmark ran on: CPU, memory, kernel, disk, load, date and source commit.
+//!
+//! Everything is read from `/proc`, `/sys` and `git`; whatever cannot be read is reported as
+//! `unknown` rather than failing the benchmark.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde::Serialize;
+
+/// The machine and source a run measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct Machine {
+    /// UTC time the run started, RFC 3339.
+    pub date: String,
+    pub cpu_model: String,
+    pub cpus: usize,
+    pub memory_kib: Option<u64>,
+    pub kernel: String,
+    /// The disk holding the benchmark's data directories.
+    pub disk: String,
+    /// `git rev-parse --short HEAD`, with `+changes` when the work tree had uncommitted edits.
+    pub commit: String,
+}
+
+impl Machine {
+    /// Describes this machine; `data_dir` is where the benchmark keeps its stores.
+    pub fn detect(data_dir: &Path) -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let (cpu_model, cpus) = parse_cpuinfo(&cpuinfo);
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        Machine {
+            date: jiff::Timestamp::now()
+                .round(jiff::Unit::Second)
+                .unwrap_or_else(|_| jiff::Timestamp::now())
+                .to_string(),
+            cpu_model: cpu_model.unwrap_or_else(|| "unknown".into()),
+            cpus: if cpus > 0 {
+                cpus
+            } else {
+                std::thread::available_parallelism().map_or(0, |n| n.get())
+            },
+            memory_kib: kib_field(&meminfo, "MemTotal"),
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_else(|_| "unknown".into()),
+            disk: describe_disk(data_dir),
+            commit: git_commit(),
+        }
+    }
+}
+
+/// The CPU model name and the number of logical CPUs listed in `/proc/cpuinfo` text.
+pub fn parse_cpuinfo(text: &str) -> (Option<String>, usize) {
+    let mut model = None;
+    let mut count = 0;
+    for line in text.lines() {
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        match key.trim() {
+            "processor" => count += 1,
+            "model name" if model.is_none() => model = Some(value.trim().to_string()),
+            _ => {}
+        }
+    }
+    (model, count)
+}
+
+/// A `Name:   123 kB` field of `/proc/meminfo` or `/proc/<pid>/status`, in KiB.
+pub fn kib_field(text: &str, name: &str) -> Option<u64> {
+    text.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        if key.trim() != name {
+            return None;
+        }
+        value.split_whitespace().next()?.parse().ok()
+    })
+}
+
+/// The system load averages (`/proc/loadavg`: 1, 5 and 15 minutes, runnable/total tasks).
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(4).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Major and minor numbers of a Linux `dev_t` (the kernel's encoding, as glibc decodes it).
+pub fn dev_major_minor(dev: u64) -> (u64, u64) {
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    (major, minor)
+}
+
+/// The mount point and filesystem type of the longest `/proc/self/mounts` entry containing
+/// `path` (which must be absolute and canonical).
+pub fn mount_of(mounts: &str, path: &Path) -> Option<(String, String)> {
+    mounts
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let _source = fields.next()?;
+            let point = fields.next()?.replace("\\040", " ");
+            let fstype = fields.next()?.to_string();
+            path.starts_with(&point).then_some((point, fstype))
+        })
+        .max_by_key(|(point, _)| point.len())
+}
+
+fn describe_disk(dir: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(dir) = dir.canonicalize() else {
+        return "unknown".into();
+    };
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let fstype = mount_of(&mounts, &dir).map_or_else(|| "unknown filesystem".into(), |(_, t)| t);
+    let Ok(meta) = std::fs::metadata(&dir) else {
+        return fstype;
+    };
+    let (major, minor) = dev_major_minor(meta.dev());
+    if major == 0 {
+        return format!("{fstype} (no block device)");
+    }
+    let Ok(mut device) = Path::new(&format!("/sys/dev/block/{major}:{minor}")).canonicalize()
+    else {
+        return format!("{fstype} on block device {major}:{minor}");
+    };
+    // A partition's queue settings live on its parent disk.
+    if device.join("partition").exists() {
+        device.pop();
+    }
+    let name = device
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let rotational = std::fs::read_to_string(device.join("queue/rotational"))
+        .ok()
+        .map(|s| s.trim() == "1");
+    let kind = match rotational {
+        Some(true) => "rotational flag set",
+        Some(false) => "non-rotational",
+        None => "rotational flag unknown",
+    };
+    let virt = if name.starts_with("vd") {
+        ", virtio virtual disk"
+    } else {
+        ""
+    };
+    format!("{name} ({fstype}, {kind}{virt})")
+}
+
+fn git_commit() -> String {
+    let run = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    match run(&["rev-parse", "--short=12", "HEAD"]) {
+        Some(commit) => {
+            let dirty = run(&["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|s| !s.is_empty());
+            if dirty {
+                format!("{commit}+changes")
+            } else {
+                commit
+            }
+        }
+        None => "unknown".into(),
+    }
+}
+
+/// Memory of a process from `/proc/<pid>/status`: (VmRSS, VmHWM) in KiB.
+pub fn process_memory(pid: u32) -> (Option<u64>, Option<u64>) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    (kib_field(&status, "VmRSS"), kib_field(&status, "VmHWM"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpuinfo_gives_the_first_model_and_counts_processors() {
+        let text = "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t: fpu\n\n\
+                    processor\t: 1\nmodel name\t: AMD EPYC 7B13\n";
+        assert_eq!(parse_cpuinfo(text), (Some("AMD EPYC 7B13".into()), 2));
+        assert_eq!(parse_cpuinfo(""), (None, 0));
+    }
+
+    #[test]
+    fn kib_fields_are_read_by_exact_name() {
+        let status = "VmHWM:\t  20480 kB\nVmRSS:\t   10240 kB\nRssAnon:\t 1 kB\n";
+        assert_eq!(kib_field(status, "VmRSS"), Some(10240));
+        assert_eq!(kib_field(status, "VmHWM"), Some(20480));
+        assert_eq!(kib_field(status, "Rss"), None);
+    }
+
+    #[test]
+    fn dev_numbers_decode_small_and_large_majors() {
+        // makedev(253, 1) and makedev(259, 70000) as glibc encodes them.
+        assert_eq!(dev_major_minor((253 << 8) | 1), (253, 1));
+        let minor: u64 = 70000;
+        let dev = (259 << 8) | (minor & 0xff) | ((minor & !0xff) << 12);
+        assert_eq!(dev_major_minor(dev), (259, 70000));
+    }
+
+    #[test]
+    fn mount_of_prefers_the_longest_matching_mount_point() {
+        let mounts = "/dev/vda / ext4 rw 0 0\ntmpfs /tmp tmpfs rw 0 0\n/dev/vdb /tmpx xfs rw 0 0\n";
+        assert_eq!(
+            mount_of(mounts, Path::new("/tmp/a")),
+            Some(("/tmp".into(), "tmpfs".into()))
+        );
+        assert_eq!(
+            mount_of(mounts, Path::new("/tmpx/a")),
+            Some(("/tmpx".into(), "xfs".into()))
+        );
+        assert_eq!(
+            mount_of(mounts, Path::new("/var")),
+            Some(("/".into(), "ext4".into()))
+        );
+    }
+}
