@@ -3,4 +3,6 @@
 //! `subresources.kubevirt.io` group (start, stop, restart, pause, ...), and the old API versions
 //! served by conversion.
 
+pub mod admission;
+pub mod conversion;
 pub mod node;
