@@ -1,13 +1,33 @@
-//! The DataVolume spec of CDI (`cdi.kubevirt.io/v1beta1`), embedded in VirtualMachine
-//! `dataVolumeTemplates`.
+//! The DataVolume kind of CDI (`cdi.kubevirt.io/v1beta1`). Its spec is also embedded in
+//! VirtualMachine `dataVolumeTemplates`.
 
 use k8s_openapi::api::core::v1 as corev1;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
+use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// API group of CDI.
+pub const CDI_GROUP: &str = "cdi.kubevirt.io";
+
 /// DataVolumeSpec defines the DataVolume type specification
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, CustomResource)]
+#[kube(
+    group = "cdi.kubevirt.io",
+    version = "v1beta1",
+    kind = "DataVolume",
+    namespaced,
+    status = "DataVolumeStatus",
+    shortname = "dv",
+    shortname = "dvs",
+    category = "all",
+    printcolumn = r#"{"name": "Phase", "type": "string", "jsonPath": ".status.phase", "description": "The phase the data volume is in"}"#,
+    printcolumn = r#"{"name": "Progress", "type": "string", "jsonPath": ".status.progress", "description": "Transfer progress in percentage if known, N/A otherwise"}"#,
+    printcolumn = r#"{"name": "Restarts", "type": "integer", "jsonPath": ".status.restartCount", "description": "The number of times the transfer has been restarted."}"#,
+    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#,
+    doc = "DataVolume is an abstraction on top of PersistentVolumeClaims to allow easy population of those PersistentVolumeClaims with relation to VirtualMachines",
+    derive = "PartialEq"
+)]
 #[serde(rename_all = "camelCase")]
 pub struct DataVolumeSpec {
     /// Source is the src of the data for the requested DataVolume
@@ -25,6 +45,9 @@ pub struct DataVolumeSpec {
     /// PriorityClassName for Importer, Cloner and Uploader pod
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priority_class_name: Option<String>,
+    /// ServiceAccountName for Importer and Uploader pod
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_account_name: Option<String>,
     /// DataVolumeContentType options: "kubevirt", "archive"
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(extend("enum" = ["kubevirt", "archive"]))]
@@ -199,6 +222,15 @@ pub struct DataVolumeSourceHttp {
     /// may include sensitive information
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_extra_headers: Option<Vec<String>>,
+    /// Checksum is the expected checksum of the file. Format: "algorithm:hash", e.g.,
+    /// "sha256:1234abcd..." or "md5:5678efgh..."
+    /// Supported algorithms: md5, sha1, sha256, sha512
+    /// If specified, the importer will verify the downloaded content matches this checksum
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
+    /// InsecureSkipVerify is a flag to skip certificate verification for the HTTP endpoint
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub insecure_skip_verify: Option<bool>,
 }
 
 /// DataVolumeSourceImageIO provides the parameters to create a Data Volume from an imageio source
@@ -305,6 +337,10 @@ pub struct DataVolumeSourceVddk {
     /// access the vCenter or ESXi host
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<String>,
+    /// CertConfigMap provides a reference to a ConfigMap containing the certificate authority (CA)
+    /// certificate for the vCenter or ESXi host
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_config_map: Option<String>,
     /// InitImageURL is an optional URL to an image containing an extracted VDDK library, overrides
     /// v2v-vmware config map
     #[serde(rename = "initImageURL", skip_serializing_if = "Option::is_none")]
@@ -322,4 +358,83 @@ pub struct PlatformOptions {
     /// Architecture specifies the image target CPU architecture
     #[serde(skip_serializing_if = "Option::is_none")]
     pub architecture: Option<String>,
+}
+
+/// DataVolumeStatus contains the current status of the DataVolume
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DataVolumeStatus {
+    /// ClaimName is the name of the underlying PVC used by the DataVolume.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claim_name: Option<String>,
+    /// Phase is the current phase of the data volume
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// DataVolumeProgress is the current progress of the DataVolume transfer operation. Value
+    /// between 0 and 100 inclusive, N/A if not available
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
+    /// RestartCount is the number of times the pod populating the DataVolume has restarted
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart_count: Option<i32>,
+    /// Conditions of the DataVolume: Ready, Bound and Running.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<Vec<DataVolumeCondition>>,
+}
+
+/// DataVolumeCondition represents the state of a data volume condition.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DataVolumeCondition {
+    /// DataVolumeConditionType is the string representation of known condition types
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Status of the condition: one of True, False or Unknown.
+    pub status: String,
+    /// Last time the condition transitioned from one status to another.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<metav1::Time>,
+    /// Last time the condition was updated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_heartbeat_time: Option<metav1::Time>,
+    /// Machine-readable reason for the condition's last transition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Human-readable message with details about the last transition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The phases of a DataVolume (`status.phase`) that KubeVirt reads.
+pub mod phase {
+    /// The DataVolume has no phase yet.
+    pub const UNSET: &str = "";
+    /// The DataVolume waits for its PVC.
+    pub const PENDING: &str = "Pending";
+    /// The PVC of the DataVolume is bound.
+    pub const PVC_BOUND: &str = "PVCBound";
+    /// An import is scheduled.
+    pub const IMPORT_SCHEDULED: &str = "ImportScheduled";
+    /// An import is running.
+    pub const IMPORT_IN_PROGRESS: &str = "ImportInProgress";
+    /// A clone is scheduled.
+    pub const CLONE_SCHEDULED: &str = "CloneScheduled";
+    /// A clone is running.
+    pub const CLONE_IN_PROGRESS: &str = "CloneInProgress";
+    /// An upload is scheduled.
+    pub const UPLOAD_SCHEDULED: &str = "UploadScheduled";
+    /// The upload server is ready.
+    pub const UPLOAD_READY: &str = "UploadReady";
+    /// The storage class binds volumes only when a pod uses them.
+    pub const WAIT_FOR_FIRST_CONSUMER: &str = "WaitForFirstConsumer";
+    /// A populator has not created the PVC yet.
+    pub const PENDING_POPULATION: &str = "PendingPopulation";
+    /// The data is in place.
+    pub const SUCCEEDED: &str = "Succeeded";
+    /// Populating the volume failed.
+    pub const FAILED: &str = "Failed";
+    /// The phase is unknown.
+    pub const UNKNOWN: &str = "Unknown";
+    /// A multi-stage import is paused.
+    pub const PAUSED: &str = "Paused";
 }

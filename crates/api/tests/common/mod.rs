@@ -29,21 +29,57 @@ impl Manifest {
         self.json["kind"].as_str().unwrap_or_default()
     }
 
-    /// True for the four kinds of this crate in `kubevirt.io/v1` or `kubevirt.io/v1alpha3`.
+    /// True for the four core kinds of this crate in `kubevirt.io/v1` or `kubevirt.io/v1alpha3`.
     pub fn is_own_kind(&self) -> bool {
         matches!(
             self.api_version(),
             "kubevirt.io/v1" | "kubevirt.io/v1alpha3"
         ) && OWN_KINDS.contains(&self.kind())
     }
+
+    /// API group of the manifest (`""` for the core group).
+    pub fn group(&self) -> &str {
+        self.api_version()
+            .rsplit_once('/')
+            .map_or("", |(group, _)| group)
+    }
+
+    /// True for a kind other than the four core ones that `api::crds()` defines.
+    pub fn is_added_kind(&self) -> bool {
+        ADDED_KINDS.contains(&(self.group(), self.kind()))
+    }
+
+    /// True for any kind that `api::crds()` defines.
+    pub fn is_crd_kind(&self) -> bool {
+        self.is_own_kind() || self.is_added_kind()
+    }
 }
 
-/// The kinds this crate types.
+/// The core kinds this crate types.
 pub const OWN_KINDS: [&str; 4] = [
     "VirtualMachine",
     "VirtualMachineInstance",
     "VirtualMachineInstanceReplicaSet",
     "VirtualMachineInstanceMigration",
+];
+
+/// The other kinds this crate types and defines CRDs for, as (group, kind).
+pub const ADDED_KINDS: [(&str, &str); 9] = [
+    ("kubevirt.io", "VirtualMachineInstancePreset"),
+    ("pool.kubevirt.io", "VirtualMachinePool"),
+    ("instancetype.kubevirt.io", "VirtualMachineInstancetype"),
+    (
+        "instancetype.kubevirt.io",
+        "VirtualMachineClusterInstancetype",
+    ),
+    ("instancetype.kubevirt.io", "VirtualMachinePreference"),
+    (
+        "instancetype.kubevirt.io",
+        "VirtualMachineClusterPreference",
+    ),
+    ("migrations.kubevirt.io", "MigrationPolicy"),
+    ("cdi.kubevirt.io", "DataVolume"),
+    ("cdi.kubevirt.io", "DataSource"),
 ];
 
 fn data_dir() -> PathBuf {
@@ -78,6 +114,7 @@ pub fn all_v1_manifests() -> Result<Vec<Manifest>> {
     let mut all = manifests("kubevirt-examples")?;
     all.extend(manifests("seeds")?);
     all.extend(manifests("status")?);
+    all.extend(manifests("added")?);
     Ok(all)
 }
 
