@@ -6,3 +6,4 @@
 pub mod admission;
 pub mod conversion;
 pub mod node;
+pub mod subresources;
