@@ -118,6 +118,10 @@ fn registry() -> &'static Registry {
 }
 
 async fn env() -> Result<Env> {
+    env_with(vec![]).await
+}
+
+async fn env_with(admission: Vec<Arc<dyn apiserver::Admission>>) -> Result<Env> {
     let dir = tempfile::tempdir()?;
     // Durability is not under test here.
     let options = SqliteOptions {
@@ -129,7 +133,7 @@ async fn env() -> Result<Env> {
     let node = Arc::new(FakeNode::default());
     let plugin = Arc::new(Subresources::new(node.clone()));
     let plugins = Plugins {
-        admission: vec![],
+        admission,
         groups: vec![plugin.clone()],
     };
     let api = Api::new(registry, Arc::new(store), plugins);
@@ -767,5 +771,141 @@ async fn console_refusals_are_plain_http_statuses() -> Result<()> {
     let (code, _) = env.vmi_action("GET", "running", "console", "").await?;
     assert_eq!(code, 400);
     assert!(env.node.calls().is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn expand_spec_applies_the_referenced_instancetype() -> Result<()> {
+    let env = env().await?;
+    let scope = env.api.scope(
+        "instancetype.kubevirt.io",
+        "v1beta1",
+        "virtualmachineclusterinstancetypes",
+        None,
+    )?;
+    let instancetype = json!({
+        "apiVersion": "instancetype.kubevirt.io/v1beta1",
+        "kind": "VirtualMachineClusterInstancetype",
+        "metadata": {"name": "u1.small"},
+        "spec": {"cpu": {"guest": 2}, "memory": {"guest": "1Gi"}},
+    });
+    env.api
+        .create(
+            &scope,
+            instancetype,
+            &WriteOptions::default(),
+            &user(),
+            None,
+        )
+        .await?;
+    env.create_vm("plain", ("runStrategy", json!("Halted")))
+        .await?;
+    env.create_vm("typed", ("instancetype", json!({"name": "u1.small"})))
+        .await?;
+    env.create_vm("dangling", ("instancetype", json!({"name": "u9.huge"})))
+        .await?;
+
+    let path = |vm: &str| format!("namespaces/{NS}/virtualmachines/{vm}/expand-spec");
+    let (code, plain) = env.call("GET", &path("plain"), "").await?;
+    assert_eq!(code, 200);
+    assert_eq!(plain, env.get("virtualmachines", "plain").await?);
+
+    let (code, typed) = env.call("GET", &path("typed"), "").await?;
+    assert_eq!(code, 200);
+    let domain = &typed["spec"]["template"]["spec"]["domain"];
+    assert_eq!(
+        domain["cpu"],
+        json!({"sockets": 2, "cores": 1, "threads": 1})
+    );
+    assert_eq!(domain["memory"]["guest"], "1Gi");
+    assert!(typed["spec"].get("instancetype").is_none(), "{typed}");
+
+    let (code, body) = env.call("GET", &path("dangling"), "").await?;
+    assert_eq!(code, 500);
+    assert!(message(&body).contains("u9.huge"), "{body}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn discovery_lists_the_group_and_its_subresources() -> Result<()> {
+    use tower::ServiceExt;
+    let env = env().await?;
+    let router = apiserver::server::http::router(env.api.clone(), Arc::new(Authenticator::new()));
+    let mut request = Request::get("/apis/subresources.kubevirt.io/v1").body(Body::empty())?;
+    request.extensions_mut().insert(user());
+    let response = router.clone().oneshot(request).await?;
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await?;
+    let list: Value = serde_json::from_slice(&bytes)?;
+    let names: Vec<&str> = list["resources"]
+        .as_array()
+        .context("resources")?
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    for wanted in [
+        "virtualmachines/start",
+        "virtualmachines/stop",
+        "virtualmachineinstances/console",
+    ] {
+        assert!(names.contains(&wanted), "{wanted} missing from {names:?}");
+    }
+    // And the plug-in answers through the router, v1alpha3 included.
+    let mut request =
+        Request::get("/apis/subresources.kubevirt.io/v1alpha3/version").body(Body::empty())?;
+    request.extensions_mut().insert(user());
+    assert_eq!(router.oneshot(request).await?.status(), StatusCode::OK);
+    Ok(())
+}
+
+#[tokio::test]
+async fn lifecycle_patches_pass_kubevirt_admission() -> Result<()> {
+    let admission = virt_api::admission::plugins(virt_api::admission::ClusterConfig::default());
+    let env = env_with(admission).await?;
+    let memory = json!({"devices": {}, "resources": {"requests": {"memory": "64Mi"}}});
+    for (name, strategy) in [("always", "Always"), ("halted", "Halted")] {
+        let vm = json!({
+            "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
+            "metadata": {"name": name},
+            "spec": {"runStrategy": strategy, "template": {"spec": {"domain": memory}}},
+        });
+        let scope = env.scope("virtualmachines");
+        env.api
+            .create(&scope, vm, &WriteOptions::default(), &user(), None)
+            .await?;
+    }
+    let vmi = json!({
+        "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
+        "metadata": {"name": "always"},
+        "spec": {"domain": memory, "terminationGracePeriodSeconds": 600},
+        "status": {"phase": "Running"},
+    });
+    let scope = env.scope("virtualmachineinstances");
+    let controller = UserInfo::system("virt-controller");
+    env.api
+        .create(&scope, vmi, &WriteOptions::default(), &controller, None)
+        .await?;
+
+    assert_eq!(env.vm_action("halted", "start", "").await?.0, 202);
+    assert_eq!(
+        env.get("virtualmachines", "halted").await?["spec"]["runStrategy"],
+        "Always"
+    );
+    let (code, body) = env
+        .vm_action("always", "restart", r#"{"gracePeriodSeconds":0}"#)
+        .await?;
+    assert_eq!(code, 202, "{body}");
+    let vmi = env.get("virtualmachineinstances", "always").await?;
+    assert_eq!(vmi["spec"]["terminationGracePeriodSeconds"], 1);
+    let (code, body) = env
+        .vm_action("always", "stop", r#"{"gracePeriod":0}"#)
+        .await?;
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(
+        env.get("virtualmachines", "always").await?["spec"]["runStrategy"],
+        "Halted"
+    );
+    let vmi = env.get("virtualmachineinstances", "always").await?;
+    assert_eq!(vmi["spec"]["terminationGracePeriodSeconds"], 0);
     Ok(())
 }
