@@ -81,10 +81,9 @@ pub fn setup_vmi_from_vm(vm: &VirtualMachine) -> VirtualMachineInstance {
         .and_then(|s| s.memory_dump_request.as_ref())
         && req.phase != "Associating"
         && req.phase != "InProgress"
+        && let Some(volumes) = spec.volumes.as_mut()
     {
-        if let Some(volumes) = spec.volumes.as_mut() {
-            volumes.retain(|v| v.name != req.claim_name);
-        }
+        volumes.retain(|v| v.name != req.claim_name);
     }
     set_stable_firmware_uuid(&mut spec, vm.metadata.name.as_deref().unwrap_or_default());
     set_default_volume_disks(&mut spec);

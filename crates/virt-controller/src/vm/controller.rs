@@ -415,10 +415,10 @@ impl Drop for Tasks {
     }
 }
 
-fn handler<K: 'static>(
-    ctrl: &Arc<Controller>,
-    f: fn(&Controller, Option<Arc<K>>, Option<Arc<K>>),
-) -> Handler<K> {
+/// A change notification method of the controller: `(old, new)`.
+type OnChange<K> = fn(&Controller, Option<Arc<K>>, Option<Arc<K>>);
+
+fn handler<K: 'static>(ctrl: &Arc<Controller>, f: OnChange<K>) -> Handler<K> {
     let ctrl = Arc::clone(ctrl);
     Arc::new(move |old, new| f(&ctrl, old, new))
 }

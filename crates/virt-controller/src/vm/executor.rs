@@ -6,7 +6,6 @@
 //! value they replace, whole-object writes carry the resourceVersion read, and VMI deletions
 //! carry the VMI's uid as a precondition.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use api::keys::{
@@ -561,7 +560,7 @@ impl Executor {
         generation: i64,
     ) -> Result<VirtualMachineInstance, ExecutorError> {
         let old = vmi.metadata.annotations.clone();
-        let mut new = old.clone().unwrap_or_else(BTreeMap::new);
+        let mut new = old.clone().unwrap_or_default();
         new.insert(VM_GENERATION_ANNOTATION.into(), generation.to_string());
         let patch = json_patch(Value::Array(test_and_set(
             "/metadata/annotations",

@@ -28,14 +28,15 @@ fn printable_status_table() {
     let always = vm(RunStrategy::Always);
     let halted = vm(RunStrategy::Halted);
     let v = &always;
-    let rows: Vec<(
-        &str,
+    type Row = (
+        &'static str,
         VirtualMachine,
         Option<VirtualMachineInstance>,
         bool,
         bool,
         Printable,
-    )> = vec![
+    );
+    let rows: Vec<Row> = vec![
         (
             "halted without VMI",
             halted.clone(),
