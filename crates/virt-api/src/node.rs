@@ -74,4 +74,17 @@ pub trait NodeGateway: Send + Sync {
             "filesystemlist is not supported by this node driver".into(),
         ))
     }
+
+    /// A byte stream to `port` (`protocol` `tcp` or `udp`) of the guest, for port forwarding.
+    async fn port_forward(
+        &self,
+        vmi: &VirtualMachineInstance,
+        port: u16,
+        protocol: &str,
+    ) -> Result<Box<dyn Duplex>, NodeError> {
+        let _ = (vmi, port, protocol);
+        Err(NodeError::Unsupported(
+            "port-forward is not supported by this node driver".into(),
+        ))
+    }
 }

@@ -79,6 +79,17 @@ impl NodeGateway for FakeNode {
         }
         Ok(Box::new(ours))
     }
+    async fn port_forward(
+        &self,
+        vmi: &VirtualMachineInstance,
+        port: u16,
+        protocol: &str,
+    ) -> Result<Box<dyn Duplex>, NodeError> {
+        self.record(&format!("portforward {port}/{protocol}"), vmi);
+        let (ours, theirs) = tokio::io::duplex(4096);
+        tokio::spawn(echo(theirs));
+        Ok(Box::new(ours))
+    }
     async fn vnc(&self, _vmi: &VirtualMachineInstance) -> Result<Box<dyn Duplex>, NodeError> {
         Err(NodeError::Unsupported("no display".into()))
     }
@@ -665,17 +676,15 @@ async fn version_healthz_and_unknown_paths() -> Result<()> {
             .0,
         405
     );
+    env.create_vmi("x", "Running", None, json!([])).await?;
     let (code, body) = env
         .call(
             "GET",
-            "namespaces/default/virtualmachineinstances/x/portforward/22",
+            "namespaces/default/virtualmachineinstances/x/portforward/ssh",
             "",
         )
         .await?;
-    assert_eq!(
-        (code, message(&body)),
-        (501, "port-forward is not supported yet")
-    );
+    assert_eq!((code, message(&body)), (400, "invalid port \"ssh\""));
     Ok(())
 }
 
@@ -694,9 +703,12 @@ type Client =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect_console(addr: std::net::SocketAddr, vmi: &str) -> Result<Client> {
-    let url = format!(
-        "ws://{addr}/apis/subresources.kubevirt.io/v1/namespaces/{NS}/virtualmachineinstances/{vmi}/console"
-    );
+    connect(addr, &format!("virtualmachineinstances/{vmi}/console")).await
+}
+
+/// Opens a websocket to `path`, relative to the test namespace in the group.
+async fn connect(addr: std::net::SocketAddr, path: &str) -> Result<Client> {
+    let url = format!("ws://{addr}/apis/subresources.kubevirt.io/v1/namespaces/{NS}/{path}");
     let mut request = url.into_client_request()?;
     request
         .headers_mut()
@@ -907,5 +919,54 @@ async fn lifecycle_patches_pass_kubevirt_admission() -> Result<()> {
     );
     let vmi = env.get("virtualmachineinstances", "always").await?;
     assert_eq!(vmi["spec"]["terminationGracePeriodSeconds"], 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn port_forward_streams_through_the_node_for_a_vmi_or_its_vm() -> Result<()> {
+    let env = env().await?;
+    env.create_vm("vm1", ("runStrategy", json!("Always")))
+        .await?;
+    let vm_uid = env.get("virtualmachines", "vm1").await?["metadata"]["uid"].clone();
+    let vmi = json!({
+        "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
+        "metadata": {"name": "vm1", "ownerReferences": [{
+            "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "name": "vm1",
+            "uid": vm_uid, "controller": true}]},
+        "spec": {"domain": {"devices": {}}},
+        "status": {"phase": "Running"},
+    });
+    let scope = env.scope("virtualmachineinstances");
+    let controller = UserInfo::system("virt-controller");
+    env.api
+        .create(&scope, vmi, &WriteOptions::default(), &controller, None)
+        .await?;
+    let addr = serve(&env).await?;
+
+    let mut tunnel = connect(addr, "virtualmachineinstances/vm1/portforward/22").await?;
+    tunnel
+        .send(Message::Binary(b"SSH-2.0".to_vec().into()))
+        .await?;
+    assert_eq!(
+        next_data(&mut tunnel).await?.as_deref(),
+        Some(&b"SSH-2.0"[..])
+    );
+
+    // The VM form needs the VM to report its VMI as created.
+    let refused = connect(addr, "virtualmachines/vm1/portforward/53/udp").await;
+    assert!(format!("{:#}", refused.unwrap_err()).contains("409"));
+    env.set_vm_status("vm1", json!({"created": true})).await?;
+    let mut tunnel = connect(addr, "virtualmachines/vm1/portforward/53/udp").await?;
+    tunnel
+        .send(Message::Binary(b"query".to_vec().into()))
+        .await?;
+    assert_eq!(
+        next_data(&mut tunnel).await?.as_deref(),
+        Some(&b"query"[..])
+    );
+    assert_eq!(
+        env.node.calls(),
+        ["portforward 22/tcp vm1", "portforward 53/udp vm1"]
+    );
     Ok(())
 }

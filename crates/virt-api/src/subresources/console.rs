@@ -67,7 +67,9 @@ pub fn validate_vnc(vmi: &VirtualMachineInstance) -> Result<(), SubresourceError
 }
 
 /// Reads the websocket upgrade out of the request, or 400.
-async fn upgrade_of(request: Request<Body>) -> Result<WebSocketUpgrade, SubresourceError> {
+pub(crate) async fn upgrade_of(
+    request: Request<Body>,
+) -> Result<WebSocketUpgrade, SubresourceError> {
     let (mut parts, _body) = request.into_parts();
     WebSocketUpgrade::from_request_parts(&mut parts, &())
         .await
@@ -75,7 +77,11 @@ async fn upgrade_of(request: Request<Body>) -> Result<WebSocketUpgrade, Subresou
 }
 
 /// Answers the upgrade and bridges the websocket to `stream`.
-fn bridge_response(upgrade: WebSocketUpgrade, stream: Box<dyn Duplex>, vmi: String) -> Response {
+pub(crate) fn bridge_response(
+    upgrade: WebSocketUpgrade,
+    stream: Box<dyn Duplex>,
+    vmi: String,
+) -> Response {
     upgrade
         .protocols([PLAIN_STREAM_PROTOCOL])
         .on_upgrade(move |socket| async move {

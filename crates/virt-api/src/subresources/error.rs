@@ -67,9 +67,6 @@ pub enum SubresourceError {
     /// The node agent could not be reached (503).
     #[error("{0}")]
     Unavailable(String),
-    /// The subresource exists but is not implemented (501).
-    #[error("{0}")]
-    NotImplemented(String),
     /// An error of the API server passed through as it is.
     #[error("{0}")]
     Api(ApiError),
@@ -126,12 +123,6 @@ impl From<SubresourceError> for ApiError {
             },
             SubresourceError::Internal(_) => ApiError::InternalError { message },
             SubresourceError::Unavailable(_) => ApiError::ServiceUnavailable { message },
-            SubresourceError::NotImplemented(_) => ApiError::Custom {
-                code: 501,
-                reason: "NotImplemented".into(),
-                message,
-                target: Target::default(),
-            },
             SubresourceError::Api(e) => e,
         }
     }

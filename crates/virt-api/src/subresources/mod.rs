@@ -1,6 +1,7 @@
 //! The `subresources.kubevirt.io` API group (versions `v1` and `v1alpha3`): start, stop,
 //! restart and migrate of VirtualMachines; pause, unpause, soft reboot, serial console, VNC and
-//! guest agent queries of VirtualMachineInstances; `expand-spec`; `version` and `healthz`.
+//! guest agent queries and port forwarding of VirtualMachineInstances; `expand-spec`; `version`
+//! and `healthz`.
 //!
 //! The handlers follow upstream virt-api (`pkg/virt-api/rest`): the same validation order,
 //! status codes and messages. They never create or delete VMIs; they edit the VM spec or
@@ -15,6 +16,7 @@ pub mod guest;
 pub mod lifecycle;
 pub mod migrate;
 pub mod pause;
+pub mod portforward;
 pub mod requests;
 
 use std::sync::Arc;
@@ -158,20 +160,23 @@ impl Subresources {
             }
             Route::Vm { ns, name, sub } => {
                 let ctx = Ctx::new(api, ns, name);
-                let body = request.into_body();
                 match sub.as_str() {
                     "start" | "stop" | "restart" | "migrate" => expect(&method, Method::PUT)?,
                     "expand-spec" => expect(&method, Method::GET)?,
                     s if s.starts_with("portforward/") => expect(&method, Method::GET)?,
                     _ => return Err(not_found_path()),
                 }
+                if let Some(rest) = sub.strip_prefix("portforward/") {
+                    let node = self.node.as_ref();
+                    return portforward::port_forward(&ctx, node, true, rest, request).await;
+                }
+                let body = request.into_body();
                 match sub.as_str() {
                     "start" => lifecycle::start(&ctx, body).await,
                     "stop" => lifecycle::stop(&ctx, body).await,
                     "restart" => lifecycle::restart(&ctx, body).await,
                     "migrate" => migrate::migrate(&ctx, body).await,
-                    "expand-spec" => expand::expand_spec(&ctx).await,
-                    _ => Err(portforward_unsupported()),
+                    _ => expand::expand_spec(&ctx).await,
                 }
             }
             Route::Vmi { ns, name, sub } => {
@@ -194,15 +199,14 @@ impl Subresources {
                     "guestosinfo" => guest::query(&ctx, node, GuestQuery::OsInfo).await,
                     "userlist" => guest::query(&ctx, node, GuestQuery::UserList).await,
                     "filesystemlist" => guest::query(&ctx, node, GuestQuery::FilesystemList).await,
-                    _ => Err(portforward_unsupported()),
+                    s => {
+                        let rest = s.strip_prefix("portforward/").unwrap_or_default();
+                        portforward::port_forward(&ctx, node, false, rest, request).await
+                    }
                 }
             }
         }
     }
-}
-
-fn portforward_unsupported() -> SubresourceError {
-    SubresourceError::NotImplemented("port-forward is not supported yet".into())
 }
 
 /// A JSON response.
