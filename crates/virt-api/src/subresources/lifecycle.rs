@@ -562,23 +562,6 @@ mod tests {
     }
 
     #[test]
-    fn start_clears_a_recorded_start_failure() {
-        let mut vm = vm("Manual");
-        vm.status = Some(VirtualMachineStatus {
-            start_failure: Some(Default::default()),
-            ..Default::default()
-        });
-        let Some(VmPatch::Status(ops)) = plan_start(&vm, None, &StartOptions::default()).unwrap()
-        else {
-            panic!("expected a status patch");
-        };
-        assert_eq!(
-            ops.last().unwrap(),
-            &json!({"op": "remove", "path": "/status/startFailure"})
-        );
-    }
-
-    #[test]
     fn stop_without_vmi_matrix() {
         let halted = VmPatch::Spec(vec![
             test_op("/spec/runStrategy", json!("Always")),
