@@ -485,11 +485,14 @@ mod tests {
     }
 
     fn validate(obj: &Value) -> Vec<Cause> {
-        let def = ResourceDef::from_crd(&serde_json::to_value(&api::crds()[0]).unwrap()).unwrap();
+        static DEF: std::sync::OnceLock<ResourceDef> = std::sync::OnceLock::new();
+        let def = DEF.get_or_init(|| {
+            ResourceDef::from_crd(&serde_json::to_value(&api::crds()[0]).unwrap()).unwrap()
+        });
         let user = UserInfo::new("alice", &["system:authenticated"]);
         let req = AdmissionRequest {
             operation: Operation::Create,
-            resource: &def,
+            resource: def,
             version: "v1",
             subresource: None,
             namespace: "default",

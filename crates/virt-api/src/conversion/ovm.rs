@@ -89,7 +89,7 @@ pub fn from_v1(mut object: Value) -> Result<Value, ConversionError> {
     obj.insert("apiVersion".into(), json!(format!("kubevirt.io/{VERSION}")));
     obj.insert("kind".into(), json!(KIND));
     if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut)
-        && !spec.get("running").is_some_and(|r| !r.is_null())
+        && spec.get("running").is_none_or(|r| r.is_null())
     {
         let running = match spec.get("runStrategy").and_then(Value::as_str) {
             Some("Always") => Some(true),

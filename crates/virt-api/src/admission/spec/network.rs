@@ -273,7 +273,7 @@ fn is_reserved_mac(mac: &str) -> bool {
 }
 
 fn parse_mac(mac: &str) -> Result<(), String> {
-    let parts: Vec<&str> = mac.split(|c| c == ':' || c == '-').collect();
+    let parts: Vec<&str> = mac.split([':', '-']).collect();
     let ok = parts.len() == 6
         && parts
             .iter()

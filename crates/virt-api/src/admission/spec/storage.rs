@@ -593,14 +593,14 @@ pub fn validate_boot_order(
                 }
             }
         }
-        if let Some(order) = disk.boot_order {
-            if !orders.insert(order) {
-                let p = at.child("bootOrder");
-                causes.push(field::invalid(
-                    &p,
-                    format!("Boot order for {p} already set for a different device."),
-                ));
-            }
+        if let Some(order) = disk.boot_order
+            && !orders.insert(order)
+        {
+            let p = at.child("bootOrder");
+            causes.push(field::invalid(
+                &p,
+                format!("Boot order for {p} already set for a different device."),
+            ));
         }
     }
     let ifaces_path = field.children(&["domain", "devices", "interfaces"]);
