@@ -2,4 +2,6 @@
 //! pods bound to its node. Two drivers: `simulated` (no guests; a product feature for scale
 //! tests and demos) and the QEMU driver that runs real guests.
 
+pub mod node;
 pub mod scheduler;
+pub mod simulated;

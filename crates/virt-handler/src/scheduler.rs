@@ -485,7 +485,8 @@ mod tests {
                 node("b", "4", "8Gi", json!({})),
             ]
         };
-        let cases: Vec<(&str, Vec<Node>, Vec<Pod>, Pod, Result<&str, &str>)> = vec![
+        type Case<'a> = (&'a str, Vec<Node>, Vec<Pod>, Pod, Result<&'a str, &'a str>);
+        let cases: Vec<Case> = vec![
             (
                 "an empty cluster takes the first node by name",
                 two(),
