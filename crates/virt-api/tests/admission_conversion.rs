@@ -75,6 +75,15 @@ async fn an_offline_vm_is_a_view_of_a_vm() -> Result<()> {
         .await?;
     assert_eq!(ovm["status"]["virtualMachine"], "myvm");
     assert_eq!(ovm["status"]["ready"], true);
+    let scope = env.api.scope(
+        "kubevirt.io",
+        "v1alpha1",
+        "offlinevirtualmachines",
+        Some("default"),
+    )?;
+    let list = env.api.list(&scope, &Default::default()).await?;
+    assert_eq!(list["kind"], "OfflineVirtualMachineList");
+    assert_eq!(list["items"][0]["kind"], "OfflineVirtualMachine");
     Ok(())
 }
 
@@ -233,4 +242,29 @@ async fn a_v1alpha2_vm_is_stored_in_the_v1_shape() -> Result<()> {
         bail!("v1alpha3 read as {}", v1alpha3["apiVersion"]);
     }
     Ok(())
+}
+
+#[test]
+fn discovery_and_openapi_list_the_old_versions() {
+    let reg = admission_support::registry();
+    let list = apiserver::discovery::api_resource_list(&reg, "kubevirt.io", "v1alpha1").unwrap();
+    let ovm = list["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "offlinevirtualmachines")
+        .cloned()
+        .unwrap();
+    assert_eq!(ovm["kind"], "OfflineVirtualMachine");
+    assert_eq!(ovm["shortNames"], json!(["ovm", "ovms"]));
+    let v1alpha2 =
+        apiserver::discovery::api_resource_list(&reg, "kubevirt.io", "v1alpha2").unwrap();
+    assert!(v1alpha2.to_string().contains("\"virtualmachines\""));
+    for version in ["v1alpha1", "v1alpha2", "v1"] {
+        let doc = apiserver::openapi::v3_group_version(&reg, "kubevirt.io", version);
+        assert!(
+            doc.is_some_and(|d| d["paths"].as_object().is_some_and(|p| !p.is_empty())),
+            "{version}"
+        );
+    }
 }
