@@ -500,3 +500,197 @@ fn metadata_rules() {
         "sidecar feature gate is not enabled in kubevirt-config, invalid entry metadata.annotations.hooks.kubevirt.io/hookSidecars"
     );
 }
+
+#[test]
+fn more_device_rules() {
+    let base = |devices: Value| json!({"domain": {"devices": devices}});
+    let table: Vec<(Value, &str, &str)> = vec![
+        (
+            base(json!({"inputs": [{"name": "i", "type": "mouse", "bus": "ps2"}]})),
+            "spec.domain.devices.inputs[0].bus",
+            "Input device can have only virtio or usb bus.",
+        ),
+        (
+            base(json!({"inputs": [{"name": "i", "type": "mouse"}]})),
+            "spec.domain.devices.inputs[0].type",
+            "Input device can have only tablet type.",
+        ),
+        (
+            base(json!({"sound": {"name": "s", "model": "sb16"}})),
+            "spec.Sound",
+            "Sound device type is not supported. Options: 'ich9' or 'ac97'",
+        ),
+        (
+            base(json!({"panicDevices": [{"model": "nmi"}]})),
+            "spec.domain.devices.panicDevices[0].model",
+            "invalid PanicDeviceModel(nmi)",
+        ),
+        (
+            base(json!({"watchdog": {"name": "w", "diag288": {}}})),
+            "spec.domain.devices.watchdog",
+            "amd64 only supports I6300ESB watchdog device",
+        ),
+    ];
+    for (spec, field, message) in table {
+        let mut s: VirtualMachineInstanceSpec = serde_json::from_value(spec).unwrap();
+        s.architecture = Some("amd64".into());
+        let mut c = validate_spec(&Path::new("spec"), &s, &ClusterConfig::default());
+        c.extend(validate_per_arch(&Path::new("spec"), &s));
+        assert!(
+            c.iter().any(|c| c.field == field && c.message == message),
+            "({field}, {message}) not in {c:#?}"
+        );
+    }
+}
+
+#[test]
+fn unknown_architectures_are_unsupported() {
+    let s: VirtualMachineInstanceSpec =
+        serde_json::from_value(json!({"architecture": "riscv64", "domain": {"devices": {}}}))
+            .unwrap();
+    let c = validate_per_arch(&Path::new("spec"), &s);
+    assert_eq!(c[0].message, "unsupported architecture: riscv64");
+}
+
+#[test]
+fn io_thread_dns_and_service_account_rules() {
+    expect(
+        json!({"domain": {"devices": {}, "ioThreadsPolicy": "many"}}),
+        "spec.domain.ioThreadsPolicy",
+        "Invalid IOThreadsPolicy (many)",
+    );
+    expect(
+        json!({"domain": {"devices": {}, "ioThreadsPolicy": "supplementalPool"}}),
+        "spec.domain.ioThreads.count",
+        "the number of iothreads needs to be set and positive for the dedicated policy",
+    );
+    expect(
+        json!({"domain": {"devices": {}}, "dnsPolicy": "None"}),
+        "spec.dnsConfig",
+        "must provide `dnsConfig` when `dnsPolicy` is None",
+    );
+    expect(
+        json!({"domain": {"devices": {}}, "dnsConfig": {"nameservers": ["not-an-ip"]}}),
+        "nameservers",
+        "must be valid IP address: not-an-ip",
+    );
+    expect(
+        json!({"domain": {"devices": {}}, "dnsPolicy": "Sometimes"}),
+        "spec.dnsPolicy",
+        "DNSPolicy: Sometimes is not supported, valid values: [ClusterFirstWithHostNet ClusterFirst Default None ]",
+    );
+    expect(
+        json!({"domain": {"devices": {"disks": [{"name": "sa"}]}}, "serviceAccountName": "a",
+               "volumes": [{"name": "sa", "serviceAccount": {"serviceAccountName": "b"}}]}),
+        "spec.serviceAccountName",
+        "spec.serviceAccountName \"a\" and serviceAccount volume \"b\" must reference the same service account",
+    );
+}
+
+#[test]
+fn access_credential_rules() {
+    let with = |creds: Value| json!({"domain": {"devices": {}}, "accessCredentials": creds});
+    expect(
+        with(
+            json!([{"sshPublicKey": {"source": {"secret": {"secretName": "k"}}, "propagationMethod": {"noCloud": {}}}}]),
+        ),
+        "spec.accessCredentials[0].sshPublicKey.propagationMethod",
+        "spec.accessCredentials[0] requires a noCloud volume to exist when the noCloud propagationMethod is in use.",
+    );
+    expect(
+        with(
+            json!([{"sshPublicKey": {"source": {}, "propagationMethod": {"qemuGuestAgent": {"users": ["u"]}}}}]),
+        ),
+        "spec.accessCredentials[0].sshPublicKey.source",
+        "spec.accessCredentials[0] must have exactly one source set",
+    );
+    expect(
+        with(
+            json!([{"userPassword": {"source": {"secret": {"secretName": "p"}}, "propagationMethod": {}}}]),
+        ),
+        "spec.accessCredentials[0].userPassword.propagationMethod",
+        "spec.accessCredentials[0] must have exactly one propagationMethod set",
+    );
+}
+
+#[test]
+fn kernel_boot_and_launch_security_rules() {
+    expect(
+        json!({"domain": {"devices": {}, "firmware": {"kernelBoot": {"kernelArgs": "console=ttyS0"}}}}),
+        "spec.domain.firmware.kernelBoot.kernelArgs",
+        "kernel arguments cannot be provided without an external kernel",
+    );
+    expect(
+        json!({"domain": {"devices": {}, "firmware": {"kernelBoot": {"container": {"image": "k", "kernelPath": "boot/vmlinuz"}}}}}),
+        "spec.domain.firmware.kernelBoot.container.kernelPath",
+        "spec.domain.firmware.kernelBoot.container.kernelPath must be an absolute path to a file without relative components",
+    );
+    expect(
+        json!({"architecture": "amd64", "domain": {"devices": {}, "launchSecurity": {"sev": {}}}}),
+        "spec.launchSecurity",
+        "SEV requires OVMF (UEFI)",
+    );
+    expect(
+        json!({"architecture": "amd64", "domain": {"devices": {}, "launchSecurity": {"tdx": {}}}}),
+        "spec.launchSecurity",
+        "WorkloadEncryptionTDX feature gate is not enabled in kubevirt-config",
+    );
+}
+
+#[test]
+fn dedicated_cpu_rules() {
+    let dedicated = |resources: Value, cpu: Value| {
+        let mut cpu = cpu;
+        cpu["dedicatedCpuPlacement"] = json!(true);
+        json!({"domain": {"devices": {}, "cpu": cpu, "resources": resources}})
+    };
+    expect(
+        dedicated(
+            json!({"requests": {"cpu": "1500m", "memory": "1Gi"}}),
+            json!({}),
+        ),
+        "spec.domain.resources.requests.cpu",
+        "provided resources CPU requests must be an interger",
+    );
+    expect(
+        dedicated(
+            json!({"requests": {"memory": "1Gi"}}),
+            json!({"threads": 3}),
+        ),
+        "spec.domain.cpu.dedicatedCpuPlacement",
+        "Not more than two threads must be provided at spec.domain.cpu.threads (got 3) when DedicatedCPUPlacement is true",
+    );
+    expect(
+        dedicated(json!({}), json!({"cores": 2})),
+        "spec.domain.resources.limits.memory",
+        "spec.domain.resources.requests.memory, spec.domain.resources.limits.memory, spec.domain.memory.hugepages or spec.domain.memory.guest should be provided",
+    );
+}
+
+#[test]
+fn port_rules_on_the_pod_network() {
+    let spec = |ports: Value| {
+        json!({"domain": {"devices": {"interfaces": [{"name": "default", "masquerade": {}, "ports": ports}]}},
+               "networks": [{"name": "default", "pod": {}}]})
+    };
+    expect(
+        spec(json!([{"port": 0}])),
+        "spec.domain.devices.interfaces[0].ports[0].port",
+        "Port field is mandatory.",
+    );
+    expect(
+        spec(json!([{"port": 70000}])),
+        "spec.domain.devices.interfaces[0].ports[0].port",
+        "Port field must be in range 0 < x < 65536.",
+    );
+    expect(
+        spec(json!([{"port": 22, "protocol": "SCTP"}])),
+        "spec.domain.devices.interfaces[0].ports[0].protocol",
+        "Unknown protocol, only TCP or UDP allowed",
+    );
+    expect(
+        spec(json!([{"port": 22, "name": "ssh"}, {"port": 23, "name": "ssh"}])),
+        "spec.domain.devices.interfaces[0].ports[1].name",
+        "Duplicate name of the port: ssh",
+    );
+}
