@@ -172,14 +172,23 @@ impl Env {
         Ok(())
     }
 
-    /// Plays the VMI controller and node agent for a stop: a deleting VMI reaches Succeeded.
+    /// Plays the VMI controller and node agent for a stop: a deleting VMI reaches Succeeded and
+    /// is gone once the VM controller removed its finalizer (a replacement may already exist).
     async fn finish_deleting_vmi(&self, name: &str) -> Result<()> {
-        self.vmi_where(name, "VMI marked for deletion", |v| {
-            v.metadata.deletion_timestamp.is_some()
-        })
-        .await?;
+        let old = self
+            .vmi_where(name, "VMI marked for deletion", |v| {
+                v.metadata.deletion_timestamp.is_some()
+            })
+            .await?;
         set_vmi_phase(&self.cluster.admin, NS, name, "Succeeded").await?;
-        self.vmi_gone(name).await
+        eventually(WAIT, "old VMI gone", || async {
+            match self.vmis.get_opt(name).await {
+                Ok(None) => Some(()),
+                Ok(Some(v)) if uid(&v) != uid(&old) => Some(()),
+                _ => None,
+            }
+        })
+        .await
     }
 }
 

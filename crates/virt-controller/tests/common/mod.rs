@@ -53,7 +53,8 @@ impl Drop for TestCluster {
 }
 
 /// A CustomResourceDefinition of CDI's DataVolume (`cdi.kubevirt.io/v1beta1`, schema-less, with
-/// a status subresource), for tests that need DataVolumes to exist.
+/// a status subresource), for tests that need DataVolumes to exist. Ignored when the API crate
+/// already registers DataVolumes.
 pub fn data_volume_crd() -> Value {
     json!({
         "apiVersion": "apiextensions.k8s.io/v1",
@@ -82,7 +83,11 @@ fn registry(extra_crds: &[Value]) -> Result<Registry> {
         reg.register(ResourceDef::from_crd(&serde_json::to_value(&crd)?)?)?;
     }
     for crd in extra_crds {
-        reg.register(ResourceDef::from_crd(crd)?)?;
+        let def = ResourceDef::from_crd(crd)?;
+        // The API crate may already define it (e.g. DataVolume).
+        if reg.get(&def.group, &def.plural).is_none() {
+            reg.register(def)?;
+        }
     }
     Ok(reg)
 }
