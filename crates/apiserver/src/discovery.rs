@@ -448,11 +448,13 @@ mod tests {
                 "apps",
                 "coordination.k8s.io",
                 "events.k8s.io",
+                "scheduling.k8s.io",
+                "resource.k8s.io",
                 "example.com",
                 "sub.example.com"
             ]
         );
-        let ex = &list["groups"][3];
+        let ex = &list["groups"][5];
         assert_eq!(
             ex["preferredVersion"],
             json!({"groupVersion": "example.com/v1", "version": "v1"})

@@ -2,10 +2,11 @@
 //!
 //! [`resources`] returns core/v1 `Namespace`, `Pod`, `Service`, `Event`, `Node`, `ConfigMap`,
 //! `Secret`, `PersistentVolumeClaim`, `ServiceAccount` and `Endpoints`, apps/v1
-//! `ControllerRevision`, coordination.k8s.io/v1 `Lease`, and events.k8s.io/v1 `Event` (a view of
-//! the core/v1 events, see [`events::EventsV1Converter`]). Each carries its structural schema
-//! (see [`schema`]), the short names and categories of the real server, its selectable fields,
-//! and a [`TableRenderer`] with the columns `kubectl get` shows.
+//! `ControllerRevision`, coordination.k8s.io/v1 `Lease`, events.k8s.io/v1 `Event` (a view of
+//! the core/v1 events, see [`events::EventsV1Converter`]), scheduling.k8s.io/v1 `PriorityClass`,
+//! and resource.k8s.io/v1 `ResourceClaimTemplate` and `ResourceClaim`. Each carries its
+//! structural schema (see [`schema`]), the short names and categories of the real server, its
+//! selectable fields, and a [`TableRenderer`] with the columns `kubectl get` shows.
 //!
 //! # Table contract
 //!
@@ -23,6 +24,8 @@ pub mod apps;
 pub mod core;
 pub mod events;
 pub mod pods;
+pub mod resource;
+pub mod scheduling;
 pub mod schema;
 
 use std::sync::Arc;
@@ -47,6 +50,9 @@ pub fn resources() -> Vec<ResourceDef> {
         apps::controller_revisions(),
         apps::leases(),
         events::events_v1(),
+        scheduling::priority_classes(),
+        resource::resource_claim_templates(),
+        resource::resource_claims(),
     ]
 }
 
@@ -328,13 +334,13 @@ mod tests {
     }
 
     #[test]
-    fn cluster_scoped_kinds_are_namespaces_and_nodes() {
+    fn cluster_scoped_kinds_are_namespaces_nodes_and_priority_classes() {
         let cluster: Vec<_> = resources()
             .into_iter()
             .filter(|r| !r.namespaced)
             .map(|r| r.plural)
             .collect();
-        assert_eq!(cluster, vec!["namespaces", "nodes"]);
+        assert_eq!(cluster, vec!["namespaces", "nodes", "priorityclasses"]);
     }
 
     #[test]

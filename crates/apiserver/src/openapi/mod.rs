@@ -176,6 +176,8 @@ mod tests {
                 "apis/apps/v1",
                 "apis/coordination.k8s.io/v1",
                 "apis/events.k8s.io/v1",
+                "apis/scheduling.k8s.io/v1",
+                "apis/resource.k8s.io/v1",
                 "apis/snapshot.example.com/v1beta1"
             ]
         );
