@@ -8,7 +8,7 @@ use api::keys;
 use api::{VirtualMachine, VirtualMachineInstance};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource};
@@ -191,10 +191,10 @@ impl Ctx {
                     }
                     return;
                 }
-                if controller_of(&old.metadata) != controller_of(&new.metadata) {
-                    if let Some(vmi) = self.vmi_of(&old) {
-                        self.queue.add(&key_of(&vmi.metadata));
-                    }
+                if controller_of(&old.metadata) != controller_of(&new.metadata)
+                    && let Some(vmi) = self.vmi_of(&old)
+                {
+                    self.queue.add(&key_of(&vmi.metadata));
                 }
                 if let Some(vmi) = self.vmi_of(&new) {
                     self.queue.add(&key_of(&vmi.metadata));
@@ -414,9 +414,15 @@ impl Ctx {
                 }
             }
             VmiWrite::Patch(ops) => {
-                vmi_api
-                    .patch(&name, &PatchParams::default(), &json_patch(ops)?)
-                    .await?;
+                let result = vmi_api
+                    .patch(&name, &PatchParams::default(), &json_patch(ops.clone())?)
+                    .await;
+                match result {
+                    Err(e) if is_invalid(&e) => self.patch_with_stored_values(&vmi, ops).await?,
+                    other => {
+                        other?;
+                    }
+                }
             }
         }
         match status.error {
@@ -427,6 +433,46 @@ impl Ctx {
             _ => Ok(None),
         }
     }
+}
+
+impl Ctx {
+    /// Retries a guarded patch whose `test` failed only because the stored JSON spells a value
+    /// differently (e.g. sub-second timestamps written by another client): when the stored
+    /// object decodes to the state the patch was computed from, the guards take the stored
+    /// values verbatim.
+    async fn patch_with_stored_values(
+        &self,
+        vmi: &VirtualMachineInstance,
+        ops: Value,
+    ) -> Result<(), VmiError> {
+        let ns = vmi.metadata.namespace.as_deref().unwrap_or_default();
+        let name = vmi.metadata.name.as_deref().unwrap_or_default();
+        let resource = ApiResource::erase::<VirtualMachineInstance>(&());
+        let raw_api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &resource);
+        let stored = serde_json::to_value(raw_api.get(name).await?)?;
+        let decoded: VirtualMachineInstance = serde_json::from_value(stored.clone())?;
+        if decoded.status != vmi.status || decoded.metadata.labels != vmi.metadata.labels {
+            return Err(VmiError::Sync {
+                reason: "Conflict".into(),
+                message: "the VMI changed since it was read".into(),
+            });
+        }
+        let mut ops = ops;
+        for op in ops.as_array_mut().into_iter().flatten() {
+            if op["op"] == "test" {
+                let path = op["path"].as_str().unwrap_or_default().to_string();
+                op["value"] = stored.pointer(&path).cloned().unwrap_or(Value::Null);
+            }
+        }
+        let api: Api<VirtualMachineInstance> = Api::namespaced(self.client.clone(), ns);
+        api.patch(name, &PatchParams::default(), &json_patch(ops)?)
+            .await?;
+        Ok(())
+    }
+}
+
+fn is_invalid(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 422)
 }
 
 fn json_patch(ops: Value) -> Result<Patch<()>, VmiError> {

@@ -170,41 +170,6 @@ impl Quantity {
         self.nanos == 0
     }
 
-    /// The sum, in the format of `self`, or of `other` when `self` is zero (as apimachinery's
-    /// `Add` does).
-    pub fn add(self, other: Quantity) -> Quantity {
-        let format = if self.nanos == 0 {
-            other.format
-        } else {
-            self.format
-        };
-        Quantity {
-            nanos: self.nanos + other.nanos,
-            format,
-        }
-    }
-
-    /// The difference, in the format of `self`, or of `other` when `self` is zero.
-    pub fn sub(self, other: Quantity) -> Quantity {
-        let format = if self.nanos == 0 {
-            other.format
-        } else {
-            self.format
-        };
-        Quantity {
-            nanos: self.nanos - other.nanos,
-            format,
-        }
-    }
-
-    /// The product with a whole number.
-    pub fn mul(self, factor: i64) -> Quantity {
-        Quantity {
-            nanos: self.nanos * i128::from(factor),
-            format: self.format,
-        }
-    }
-
     /// The value rounded up to a whole number (apimachinery's `Value()`).
     pub fn value(self) -> i64 {
         ceil_div(self.nanos, NANO) as i64
@@ -228,6 +193,53 @@ impl Quantity {
     /// A k8s-openapi quantity holding the canonical string.
     pub fn to_k8s(self) -> k8s_openapi::apimachinery::pkg::api::resource::Quantity {
         k8s_openapi::apimachinery::pkg::api::resource::Quantity(self.to_string())
+    }
+}
+
+/// The sum, in the format of the left operand, or of the right one when the left is zero (as
+/// apimachinery's `Add` does).
+impl std::ops::Add for Quantity {
+    type Output = Quantity;
+
+    fn add(self, other: Quantity) -> Quantity {
+        let format = if self.nanos == 0 {
+            other.format
+        } else {
+            self.format
+        };
+        Quantity {
+            nanos: self.nanos + other.nanos,
+            format,
+        }
+    }
+}
+
+/// The difference, with the same format rule as the sum.
+impl std::ops::Sub for Quantity {
+    type Output = Quantity;
+
+    fn sub(self, other: Quantity) -> Quantity {
+        let format = if self.nanos == 0 {
+            other.format
+        } else {
+            self.format
+        };
+        Quantity {
+            nanos: self.nanos - other.nanos,
+            format,
+        }
+    }
+}
+
+/// The product with a whole number.
+impl std::ops::Mul<i64> for Quantity {
+    type Output = Quantity;
+
+    fn mul(self, factor: i64) -> Quantity {
+        Quantity {
+            nanos: self.nanos * i128::from(factor),
+            format: self.format,
+        }
     }
 }
 
@@ -350,18 +362,14 @@ mod tests {
     fn sums_keep_the_format_of_the_left_operand() {
         let gi = Quantity::parse("1Gi").unwrap();
         let overhead = Quantity::parse("290Mi").unwrap();
-        assert_eq!(gi.add(overhead).to_string(), "1314Mi");
+        assert_eq!((gi + overhead).to_string(), "1314Mi");
         let g = Quantity::parse("1G").unwrap();
-        assert_eq!(g.add(Quantity::mebibytes(1)).to_string(), "1001048576");
+        assert_eq!((g + Quantity::mebibytes(1)).to_string(), "1001048576");
         assert_eq!(
-            gi.add(Quantity::from_units(1, Format::DecimalSi))
-                .to_string(),
+            (gi + Quantity::from_units(1, Format::DecimalSi)).to_string(),
             "1073741825"
         );
-        assert_eq!(
-            Quantity::ZERO.add(Quantity::mebibytes(2)).to_string(),
-            "2Mi"
-        );
+        assert_eq!((Quantity::ZERO + Quantity::mebibytes(2)).to_string(), "2Mi");
     }
 
     #[test]

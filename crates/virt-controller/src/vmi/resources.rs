@@ -152,10 +152,10 @@ pub fn memory_overhead(
     // One byte of page table per 512 bytes of requested RAM, computed in kilobytes.
     let requested = requests.get("memory").copied().unwrap_or(Quantity::ZERO);
     let page_tables = Quantity::from_units(requested.kilo_value() * 1000 / 512, Format::DecimalSi);
-    let mut overhead = Quantity::ZERO.add(page_tables);
+    let mut overhead = Quantity::ZERO + page_tables;
     // virt-launcher-monitor, virt-launcher, virtlogd, virtqemud and qemu.
     for mi in [25, 100, 25, 40, 50] {
-        overhead = overhead.add(mebi(mi));
+        overhead = overhead + mebi(mi);
     }
     let mut vcpus = match &domain.cpu {
         Some(cpu) => vcpus_of_topology(cpu),
@@ -167,10 +167,10 @@ pub fn memory_overhead(
     if vcpus < 1 {
         vcpus = 1;
     }
-    overhead = overhead.add(mebi(8).mul(vcpus));
-    overhead = overhead.add(mebi(8));
+    overhead = overhead + mebi(8) * vcpus;
+    overhead = overhead + mebi(8);
     if domain.devices.autoattach_graphics_device != Some(false) {
-        overhead = overhead.add(mebi(32));
+        overhead = overhead + mebi(32);
     }
     let arch = vmi
         .spec
@@ -178,10 +178,10 @@ pub fn memory_overhead(
         .as_deref()
         .unwrap_or(&options.default_architecture);
     if arch == "arm64" {
-        overhead = overhead.add(mebi(128));
+        overhead = overhead + mebi(128);
     }
     if is_vfio(vmi) {
-        overhead = overhead.add(mebi(1024));
+        overhead = overhead + mebi(1024);
     }
     if vmi
         .spec
@@ -190,7 +190,7 @@ pub fn memory_overhead(
         .flatten()
         .any(|v| v.downward_metrics.is_some())
     {
-        overhead = overhead.add(mebi(1));
+        overhead = overhead + mebi(1);
     }
     let liveness = vmi
         .spec
@@ -204,15 +204,15 @@ pub fn memory_overhead(
         .is_some_and(|p| p.exec.is_some());
     for probe in [liveness, readiness] {
         if probe {
-            overhead = overhead.add(mebi(10));
+            overhead = overhead + mebi(10);
         }
     }
     if liveness || readiness {
-        overhead = overhead.add(mebi(100));
+        overhead = overhead + mebi(100);
     }
     let launch_security = domain.launch_security.as_ref();
     if launch_security.is_some_and(|l| l.sev.is_some() || l.snp.is_some()) {
-        overhead = overhead.add(mebi(256));
+        overhead = overhead + mebi(256);
     }
     if domain
         .devices
@@ -220,21 +220,21 @@ pub fn memory_overhead(
         .as_ref()
         .is_some_and(|t| t.enabled != Some(false))
     {
-        overhead = overhead.add(mebi(53));
+        overhead = overhead + mebi(53);
     }
     if is_dedicated_cpu(vmi) || wants_guaranteed_qos(&requests, &limits) {
-        overhead = overhead.add(mebi(100));
+        overhead = overhead + mebi(100);
     }
     let added = domain
         .memory
         .as_ref()
         .and_then(|m| m.reserved_overhead.as_ref());
     if let Some(added) = added.and_then(|r| r.added_overhead.as_ref()) {
-        overhead = overhead.add(Quantity::parse(&added.0)?);
+        overhead = overhead + Quantity::parse(&added.0)?;
     }
     if let Some(ratio) = options.additional_overhead_ratio {
         let extra = (overhead.kilo_value() as f64 * (ratio - 1.0)) as i64;
-        overhead = overhead.add(Quantity::from_units(extra * 1000, Format::DecimalSi));
+        overhead = overhead + Quantity::from_units(extra * 1000, Format::DecimalSi);
     }
     Ok(overhead)
 }
@@ -259,7 +259,7 @@ fn requires_vhost_net(vmi: &VirtualMachineInstance) -> bool {
 
 fn bump(map: &mut Resources, name: &str) {
     let one = Quantity::from_units(1, Format::DecimalSi);
-    let next = map.get(name).map_or(one, |q| q.add(one));
+    let next = map.get(name).map_or(one, |q| *q + one);
     map.insert(name.to_string(), next);
 }
 
@@ -284,9 +284,9 @@ pub fn compute_resources(
         .get("ephemeral-storage")
         .copied()
         .unwrap_or(Quantity::ZERO);
-    vm_requests.insert("ephemeral-storage".into(), storage.add(storage_overhead));
+    vm_requests.insert("ephemeral-storage".into(), storage + storage_overhead);
     if let Some(limit) = vm_limits.get_mut("ephemeral-storage") {
-        *limit = limit.add(storage_overhead);
+        *limit = *limit + storage_overhead;
     }
 
     if options.device_resources {
@@ -342,7 +342,7 @@ pub fn compute_resources(
             let extra = Quantity::from_units(io_threads, Format::BinarySi);
             for map in [&mut vm_limits, &mut vm_requests] {
                 if let Some(q) = map.get_mut("cpu") {
-                    *q = q.add(extra);
+                    *q = *q + extra;
                 }
             }
         }
@@ -362,9 +362,9 @@ pub fn compute_resources(
                 1
             };
             let extra = Quantity::from_units(extra, Format::BinarySi);
-            vm_limits.insert("cpu".into(), limit.add(extra));
+            vm_limits.insert("cpu".into(), limit + extra);
             if let Some(q) = vm_requests.get_mut("cpu") {
-                *q = q.add(extra);
+                *q = *q + extra;
             }
         }
         if let Some(request) = vm_requests.get("memory").copied() {
@@ -402,15 +402,15 @@ pub fn compute_resources(
         if let Some(g) = guest {
             let limit = vm_limits.get("memory").copied().unwrap_or(Quantity::ZERO);
             if request.value() > g.value() {
-                request_diff = request_diff.add(request).sub(g);
+                request_diff = request_diff + request - g;
             }
             if limit.value() > g.value() {
-                limit_diff = limit_diff.add(limit).sub(g);
+                limit_diff = limit_diff + limit - g;
             }
         }
-        vm_requests.insert("memory".into(), request_diff.add(overhead));
+        vm_requests.insert("memory".into(), request_diff + overhead);
         if vm_limits.contains_key("memory") {
-            vm_limits.insert("memory".into(), limit_diff.add(overhead));
+            vm_limits.insert("memory".into(), limit_diff + overhead);
         }
     } else {
         let request = vm_requests.get("memory").copied().unwrap_or(Quantity::ZERO);
@@ -420,11 +420,11 @@ pub fn compute_resources(
         let request = if overcommit_overhead {
             request
         } else {
-            request.add(overhead)
+            request + overhead
         };
         vm_requests.insert("memory".into(), request);
         if let Some(limit) = vm_limits.get_mut("memory") {
-            *limit = limit.add(overhead);
+            *limit = *limit + overhead;
         }
     }
 

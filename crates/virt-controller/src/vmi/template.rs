@@ -199,13 +199,9 @@ fn node_selector(vmi: &VirtualMachineInstance, opts: &LauncherOptions) -> BTreeM
     if cpu.and_then(|c| c.dedicated_cpu_placement).unwrap_or(false) {
         enable(&mut selector, CPU_MANAGER_LABEL.into());
     }
-    if let Some(model) = cpu
-        .and_then(|c| c.model.as_deref())
-        .filter(|m| !m.is_empty())
-    {
-        if model != "host-model" && model != "host-passthrough" {
-            enable(&mut selector, format!("{CPU_MODEL_LABEL_PREFIX}{model}"));
-        }
+    let model = cpu.and_then(|c| c.model.as_deref()).unwrap_or_default();
+    if !matches!(model, "" | "host-model" | "host-passthrough") {
+        enable(&mut selector, format!("{CPU_MODEL_LABEL_PREFIX}{model}"));
     }
     for feature in cpu.and_then(|c| c.features.as_ref()).into_iter().flatten() {
         if matches!(feature.policy.as_deref(), None | Some("") | Some("require")) {
