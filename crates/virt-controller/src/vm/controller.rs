@@ -130,6 +130,9 @@ impl Controller {
         let Some(vm) =
             controller_of(vmi.metadata.owner_references.as_ref()).and_then(|r| self.resolve(ns, r))
         else {
+            // Not upstream: a VM waiting for a same-named VMI it does not own to go away (the
+            // cache fence) is woken up.
+            self.enqueue_same_name(vmi);
             return;
         };
         let k = vm_key(&vm);
@@ -317,13 +320,23 @@ impl Controller {
         }
 
         let vmi = self.claim_vmi(&vm).await?;
+        let name_fenced = vmi.is_none()
+            && self
+                .vmis
+                .get(&ObjectRef::new(name).within(ns))
+                .is_some_and(|v| v.is_marked_for_deletion());
         self.claim_data_volumes(&vm).await?;
         let storage = self.storage_view(&vm);
+        // Only the VM's own revisions matter; the others are never cloned.
         let revisions: Vec<ControllerRevision> = self
             .revisions
             .state()
             .iter()
             .filter(|cr| cr.metadata.namespace.as_deref() == Some(ns))
+            .filter(|cr| {
+                controller_of(cr.metadata.owner_references.as_ref())
+                    .is_some_and(|r| Some(r.uid.as_str()) == vm.metadata.uid.as_deref())
+            })
             .map(|cr| (**cr).clone())
             .collect();
         let satisfied = self.expectations.satisfied(k) && self.dv_expectations.satisfied(k);
@@ -333,6 +346,7 @@ impl Controller {
             revisions: &revisions,
             storage: &storage,
             expectations_satisfied: satisfied,
+            name_fenced,
             now: Timestamp::now(),
             config: &self.options.sync,
         });

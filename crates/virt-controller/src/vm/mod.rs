@@ -10,10 +10,12 @@
 //! - [`executor`]: performs actions with kube-rs;
 //! - `controller`, [`informer`], [`queue`]: watches, caches and the work queue.
 //!
-//! Guarantees: a VMI is only created while no VMI of the VM is in the cache and no creation or
-//! deletion is pending (expectations, as upstream's), and VMIs are named after their VM, so the
-//! API server rejects any duplicate. The status is written only when it changed, with the
-//! resourceVersion read, so it never overwrites a newer request.
+//! Guarantees: a VMI is only created while no VMI of the VM's name that the VM owns or that is
+//! being deleted is in the cache, and while no creation or deletion is pending (expectations, as
+//! upstream's); VMIs are named after their VM, so the API server rejects any duplicate (a
+//! same-named VMI owned by another controller yields upstream's FailedCreate). The status is
+//! written only when it changed, with the resourceVersion read, so it never overwrites a newer
+//! request.
 //!
 //! Not implemented (documented divergences): instance types and preferences (treated as absent),
 //! volume hotplug requests, memory dumps, declarative hotplug, volume migration and

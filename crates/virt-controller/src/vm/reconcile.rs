@@ -79,6 +79,9 @@ pub struct Observed<'a> {
     pub storage: &'a StorageView,
     /// No VMI or DataVolume creation or deletion is pending for this VM.
     pub expectations_satisfied: bool,
+    /// A VMI of the VM's name that the VM does not claim is in the cache and being deleted: no
+    /// VMI is created until it is gone (the cache is fenced).
+    pub name_fenced: bool,
     pub now: Timestamp,
     pub config: &'a SyncConfig,
 }
@@ -270,7 +273,9 @@ impl Planner<'_, '_> {
         if !self.handle_data_volumes(Step::Start) {
             return;
         }
-        if vm_has_condition_status(vm, vm_condition::MANUAL_RECOVERY_REQUIRED, "True") {
+        if vm_has_condition_status(vm, vm_condition::MANUAL_RECOVERY_REQUIRED, "True")
+            || self.obs.name_fenced
+        {
             return;
         }
         self.clear_restart_required();

@@ -19,6 +19,7 @@ struct World {
     revisions: Vec<ControllerRevision>,
     storage: StorageView,
     satisfied: bool,
+    fenced: bool,
     config: SyncConfig,
 }
 
@@ -30,6 +31,7 @@ impl World {
             revisions: Vec::new(),
             storage: StorageView::default(),
             satisfied: true,
+            fenced: false,
             config: SyncConfig::default(),
         }
     }
@@ -41,6 +43,7 @@ impl World {
             revisions: &self.revisions,
             storage: &self.storage,
             expectations_satisfied: self.satisfied,
+            name_fenced: self.fenced,
             now: now(),
             config: &self.config,
         })
@@ -657,4 +660,13 @@ fn a_vm_claims_its_own_vmi_adopts_orphans_and_ignores_others() {
     // A non-controller owner reference leaves the VMI an orphan.
     foreign.metadata.owner_references.as_mut().unwrap()[0].controller = None;
     assert_eq!(claim(&v, &foreign), Claim::Adopt);
+}
+
+#[test]
+fn no_vmi_is_created_while_a_deleting_vmi_of_the_same_name_is_cached() {
+    let mut w = world(RS::Always, Vmi::Absent, Req::None);
+    w.fenced = true;
+    assert_eq!(outcome(&w.plan()), Expect::Nothing);
+    w.fenced = false;
+    assert_eq!(outcome(&w.plan()), Expect::Create);
 }
