@@ -719,3 +719,100 @@ async fn a_settled_vm_is_not_written_again_and_a_restarted_controller_keeps_the_
     assert_eq!(env.vm("steady").await?.metadata.resource_version, before);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleting_orphan_of_the_same_name_fences_the_start_until_it_is_gone() -> Result<()> {
+    let env = env().await?;
+    let template = vm_manifest("fenced", "Always");
+    let mut orphan =
+        VirtualMachineInstance::new("fenced", template.spec.template.spec.clone().unwrap());
+    orphan.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+    let orphan = env.vmis.create(&PostParams::default(), &orphan).await?;
+    env.vmis.delete("fenced", &DeleteParams::default()).await?;
+    env.create(&template).await?;
+    env.vm_where("fenced", "status", |vm| vm.status.is_some())
+        .await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let still = env.vmis.get("fenced").await?;
+    assert_eq!(
+        uid(&still),
+        uid(&orphan),
+        "no replacement while the old VMI is cached"
+    );
+    assert!(
+        env.cluster
+            .events_for(NS, "fenced")
+            .await?
+            .iter()
+            .all(|e| e.reason.as_deref() != Some("FailedCreate"))
+    );
+
+    let release = json!({"metadata": {"finalizers": null}});
+    env.vmis
+        .patch("fenced", &PatchParams::default(), &Patch::Merge(release))
+        .await?;
+    let new = env
+        .vmi_where("fenced", "own VMI", |v| uid(v) != uid(&orphan))
+        .await?;
+    assert!(new.metadata.owner_references.is_some());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vmi_owned_by_another_controller_makes_the_start_fail() -> Result<()> {
+    let env = env().await?;
+    let template = vm_manifest("taken", "Always");
+    // A live owner, so the garbage collector keeps the VMI.
+    let configmaps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(env.cluster.admin.clone(), NS);
+    let owner = configmaps
+        .create(
+            &PostParams::default(),
+            &k8s_openapi::api::core::v1::ConfigMap {
+                metadata: ObjectMeta {
+                    name: Some("owner".into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .await?;
+    let mut foreign =
+        VirtualMachineInstance::new("taken", template.spec.template.spec.clone().unwrap());
+    foreign.metadata.owner_references = Some(vec![
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            name: "owner".into(),
+            uid: owner.metadata.uid.unwrap(),
+            controller: Some(true),
+            block_owner_deletion: Some(true),
+        },
+    ]);
+    env.vmis.create(&PostParams::default(), &foreign).await?;
+    env.create(&template).await?;
+    let vm = env
+        .vm_where("taken", "Failure condition", |vm| {
+            vm.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "Failure"))
+        })
+        .await?;
+    let failure = vm
+        .status
+        .unwrap()
+        .conditions
+        .unwrap()
+        .into_iter()
+        .find(|c| c.type_ == "Failure")
+        .unwrap();
+    assert_eq!(failure.reason.as_deref(), Some("FailedCreate"));
+    let message = failure.message.unwrap();
+    assert!(
+        message.starts_with("Failure while starting VMI: "),
+        "{message}"
+    );
+    assert!(message.contains("already exists"), "{message}");
+    Ok(())
+}
