@@ -77,19 +77,19 @@ use kube::runtime::{WatchStreamExt, watcher};
 
 pub use gateway::{CONSOLE_BANNER, NO_DISPLAY, SimulatedGateway};
 
-use crate::node::{self, NodeConfig, RegistrationError};
+use crate::node::{self, NodeConfig};
 use plan::{Domains, Settings, World};
 
 /// How often a pass runs even when nothing changes (retries of failed writes).
 const RESYNC: Duration = Duration::from_secs(5);
+/// Pause between attempts to register a node.
+const REGISTRATION_RETRY: Duration = Duration::from_secs(1);
 /// Watch events arriving within this window are handled by one pass.
 const COALESCE: Duration = Duration::from_millis(10);
 
 /// The simulated driver stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum SimulationError {
-    #[error(transparent)]
-    Registration(#[from] RegistrationError),
     #[error("the watch of {0} ended")]
     WatchEnded(&'static str),
 }
@@ -232,7 +232,11 @@ impl Simulator {
     pub async fn run(self) -> Result<(), SimulationError> {
         let client = self.client.clone();
         for config in &self.shared.nodes {
-            node::register(&client, config).await?;
+            // The API may not serve yet when the driver starts alongside it.
+            while let Err(e) = node::register(&client, config).await {
+                tracing::warn!(error = %e, "node registration failed; retrying");
+                tokio::time::sleep(REGISTRATION_RETRY).await;
+            }
         }
         let mut tasks = tokio::task::JoinSet::new();
         let pods = watch::<Pod>(&mut tasks, Api::all(client.clone()), &self.shared);
@@ -285,10 +289,13 @@ impl Simulator {
             }
             executor.execute(pass.actions).await;
 
-            let until = pass
-                .wakeup
-                .and_then(|t| t.duration_since(jiff::Timestamp::now()).try_into().ok())
-                .map_or(RESYNC, |d: Duration| d.min(RESYNC));
+            // A wakeup already past (the writes took a while) means "at once".
+            let until = pass.wakeup.map_or(RESYNC, |t| {
+                let left = t.duration_since(jiff::Timestamp::now());
+                Duration::try_from(left)
+                    .unwrap_or(Duration::ZERO)
+                    .min(RESYNC)
+            });
             tokio::select! {
                 _ = self.shared.wake.notified() => tokio::time::sleep(COALESCE).await,
                 _ = tokio::time::sleep(until) => {}
