@@ -20,7 +20,11 @@ pub struct Cause {
 
 impl Cause {
     pub fn new(reason: &str, message: impl Into<String>, field: impl Into<String>) -> Self {
-        Cause { reason: reason.to_string(), message: message.into(), field: field.into() }
+        Cause {
+            reason: reason.to_string(),
+            message: message.into(),
+            field: field.into(),
+        }
     }
     /// A `FieldValueInvalid` cause.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -43,11 +47,19 @@ pub struct Target {
 
 impl Target {
     pub fn new(group: &str, resource: &str, name: &str) -> Self {
-        Target { group: group.into(), kind: resource.into(), name: name.into() }
+        Target {
+            group: group.into(),
+            kind: resource.into(),
+            name: name.into(),
+        }
     }
     /// "virtualmachines.kubevirt.io" or "pods" for the core group.
     pub fn qualified(&self) -> String {
-        if self.group.is_empty() { self.kind.clone() } else { format!("{}.{}", self.kind, self.group) }
+        if self.group.is_empty() {
+            self.kind.clone()
+        } else {
+            format!("{}.{}", self.kind, self.group)
+        }
     }
 }
 
@@ -72,7 +84,12 @@ pub enum ApiError {
     #[error("{message}")]
     Expired { message: String },
     #[error("{message}")]
-    Invalid { message: String, target: Target, kind: String, causes: Vec<Cause> },
+    Invalid {
+        message: String,
+        target: Target,
+        kind: String,
+        causes: Vec<Cause>,
+    },
     #[error("{message}")]
     MethodNotAllowed { message: String },
     #[error("{message}")]
@@ -89,12 +106,20 @@ pub enum ApiError {
     ServiceUnavailable { message: String },
     /// A status chosen by a plug-in (for example virt-api's 409s), passed through as is.
     #[error("{message}")]
-    Custom { code: u16, reason: String, message: String, target: Target },
+    Custom {
+        code: u16,
+        reason: String,
+        message: String,
+        target: Target,
+    },
 }
 
 fn not_found_message(t: &Target) -> String {
     if t.name.is_empty() {
-        format!("the server could not find the requested resource ({})", t.qualified())
+        format!(
+            "the server could not find the requested resource ({})",
+            t.qualified()
+        )
     } else {
         format!("{} \"{}\" not found", t.qualified(), t.name)
     }
@@ -106,13 +131,21 @@ fn already_exists_message(t: &Target) -> String {
 
 impl ApiError {
     pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError::BadRequest { message: message.into(), causes: vec![] }
+        ApiError::BadRequest {
+            message: message.into(),
+            causes: vec![],
+        }
     }
     pub fn internal(message: impl Into<String>) -> Self {
-        ApiError::InternalError { message: message.into() }
+        ApiError::InternalError {
+            message: message.into(),
+        }
     }
     pub fn conflict(target: Target, message: impl Into<String>) -> Self {
-        ApiError::Conflict { message: message.into(), target }
+        ApiError::Conflict {
+            message: message.into(),
+            target,
+        }
     }
     /// The optimistic-concurrency conflict, with Kubernetes' wording.
     pub fn stale(target: Target) -> Self {
@@ -126,18 +159,38 @@ impl ApiError {
     /// A 422 with causes, worded as the real server does:
     /// `<Kind>.<group> "<name>" is invalid: <field>: <message>, ...`.
     pub fn invalid(kind: &str, target: Target, causes: Vec<Cause>) -> Self {
-        let qualified_kind =
-            if target.group.is_empty() { kind.to_string() } else { format!("{kind}.{}", target.group) };
+        let qualified_kind = if target.group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{}", target.group)
+        };
         let detail = causes
             .iter()
-            .map(|c| if c.field.is_empty() { c.message.clone() } else { format!("{}: {}", c.field, c.message) })
+            .map(|c| {
+                if c.field.is_empty() {
+                    c.message.clone()
+                } else {
+                    format!("{}: {}", c.field, c.message)
+                }
+            })
             .collect::<Vec<_>>();
-        let detail = if detail.len() == 1 { detail[0].clone() } else { format!("[{}]", detail.join(", ")) };
+        let detail = if detail.len() == 1 {
+            detail[0].clone()
+        } else {
+            format!("[{}]", detail.join(", "))
+        };
         let message = format!("{qualified_kind} \"{}\" is invalid: {detail}", target.name);
-        ApiError::Invalid { message, target, kind: kind.to_string(), causes }
+        ApiError::Invalid {
+            message,
+            target,
+            kind: kind.to_string(),
+            causes,
+        }
     }
     pub fn method_not_allowed() -> Self {
-        ApiError::MethodNotAllowed { message: "the server does not allow this method on the requested resource".into() }
+        ApiError::MethodNotAllowed {
+            message: "the server does not allow this method on the requested resource".into(),
+        }
     }
 
     /// HTTP status code and `reason` of this error.
@@ -152,16 +205,25 @@ impl ApiError {
             ApiError::Gone { .. } => (StatusCode::GONE, "Gone"),
             ApiError::Expired { .. } => (StatusCode::GONE, "Expired"),
             ApiError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "Invalid"),
-            ApiError::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed"),
+            ApiError::MethodNotAllowed { .. } => {
+                (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed")
+            }
             ApiError::NotAcceptable { .. } => (StatusCode::NOT_ACCEPTABLE, "NotAcceptable"),
-            ApiError::UnsupportedMediaType { .. } => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType"),
-            ApiError::RequestEntityTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge"),
+            ApiError::UnsupportedMediaType { .. } => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType")
+            }
+            ApiError::RequestEntityTooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge")
+            }
             ApiError::InternalError { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
             ApiError::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "Timeout"),
-            ApiError::ServiceUnavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable"),
-            ApiError::Custom { code, reason, .. } => {
-                (StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), reason.as_str())
+            ApiError::ServiceUnavailable { .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable")
             }
+            ApiError::Custom { code, reason, .. } => (
+                StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                reason.as_str(),
+            ),
         }
     }
 
@@ -179,17 +241,30 @@ impl ApiError {
         });
         let details = match self {
             ApiError::NotFound(t) | ApiError::AlreadyExists(t) => Some(details(t, &[])),
-            ApiError::Conflict { target, .. } | ApiError::Forbidden { target, .. } => Some(details(target, &[])),
-            ApiError::Custom { target, .. } if !target.kind.is_empty() || !target.name.is_empty() => {
+            ApiError::Conflict { target, .. } | ApiError::Forbidden { target, .. } => {
                 Some(details(target, &[]))
             }
-            ApiError::Invalid { target, kind, causes, .. } => {
+            ApiError::Custom { target, .. }
+                if !target.kind.is_empty() || !target.name.is_empty() =>
+            {
+                Some(details(target, &[]))
+            }
+            ApiError::Invalid {
+                target,
+                kind,
+                causes,
+                ..
+            } => {
                 let mut d = details(target, causes);
                 d["kind"] = json!(kind);
                 Some(d)
             }
-            ApiError::BadRequest { causes, .. } if !causes.is_empty() => Some(json!({ "causes": causes })),
-            ApiError::InternalError { message } => Some(json!({ "causes": [{ "message": message }] })),
+            ApiError::BadRequest { causes, .. } if !causes.is_empty() => {
+                Some(json!({ "causes": causes }))
+            }
+            ApiError::InternalError { message } => {
+                Some(json!({ "causes": [{ "message": message }] }))
+            }
             _ => None,
         };
         if let Some(d) = details {
@@ -215,7 +290,9 @@ impl ApiError {
                 message: "Too large resource version".into(),
             },
             StoreError::Backend(m) => ApiError::internal(m),
-            StoreError::Closed => ApiError::ServiceUnavailable { message: "the store is closed".into() },
+            StoreError::Closed => ApiError::ServiceUnavailable {
+                message: "the store is closed".into(),
+            },
         }
     }
 }
@@ -241,7 +318,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (code, _) = self.status();
         let body = serde_json::to_vec(&self.to_status()).unwrap_or_default();
-        (code, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+        (
+            code,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()
     }
 }
 
@@ -252,7 +334,10 @@ mod tests {
     #[test]
     fn not_found_is_worded_like_kubernetes() {
         let e = ApiError::NotFound(Target::new("kubevirt.io", "virtualmachines", "vm1"));
-        assert_eq!(e.to_string(), "virtualmachines.kubevirt.io \"vm1\" not found");
+        assert_eq!(
+            e.to_string(),
+            "virtualmachines.kubevirt.io \"vm1\" not found"
+        );
         let s = e.to_status();
         assert_eq!(s["code"], 404);
         assert_eq!(s["reason"], "NotFound");
@@ -271,7 +356,10 @@ mod tests {
         let e = ApiError::invalid(
             "VirtualMachineInstance",
             Target::new("kubevirt.io", "virtualmachineinstances", "v"),
-            vec![Cause::invalid("spec.a", "bad a"), Cause::invalid("spec.b", "bad b")],
+            vec![
+                Cause::invalid("spec.a", "bad a"),
+                Cause::invalid("spec.b", "bad b"),
+            ],
         );
         assert_eq!(
             e.to_string(),
@@ -286,7 +374,10 @@ mod tests {
     #[test]
     fn stale_update_uses_the_real_conflict_message() {
         let e = ApiError::stale(Target::new("", "configmaps", "c"));
-        assert!(e.to_string().contains("the object has been modified; please apply your changes"));
+        assert!(
+            e.to_string()
+                .contains("the object has been modified; please apply your changes")
+        );
         assert_eq!(e.to_status()["reason"], "Conflict");
     }
 }

@@ -22,17 +22,25 @@ pub struct UserInfo {
 
 impl UserInfo {
     pub fn new(username: &str, groups: &[&str]) -> Self {
-        UserInfo { username: username.into(), groups: groups.iter().map(|g| g.to_string()).collect() }
+        UserInfo {
+            username: username.into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        }
     }
     /// The identity of in-process controllers and agents.
     pub fn system(component: &str) -> Self {
         UserInfo::new(
             &format!("system:serviceaccount:kubevirt:{component}"),
-            &["system:serviceaccounts", "system:serviceaccounts:kubevirt", "system:authenticated"],
+            &[
+                "system:serviceaccounts",
+                "system:serviceaccounts:kubevirt",
+                "system:authenticated",
+            ],
         )
     }
     pub fn is_service_account_of(&self, namespace: &str) -> bool {
-        self.username.starts_with(&format!("system:serviceaccount:{namespace}:"))
+        self.username
+            .starts_with(&format!("system:serviceaccount:{namespace}:"))
     }
 }
 

@@ -19,7 +19,10 @@ pub struct GroupResource {
 
 impl GroupResource {
     pub fn new(group: &str, resource: &str) -> Self {
-        GroupResource { group: group.into(), resource: resource.into() }
+        GroupResource {
+            group: group.into(),
+            resource: resource.into(),
+        }
     }
 }
 
@@ -89,7 +92,10 @@ pub struct SelectableField {
 
 impl SelectableField {
     pub fn same(name: &str) -> Self {
-        SelectableField { name: name.into(), path: name.into() }
+        SelectableField {
+            name: name.into(),
+            path: name.into(),
+        }
     }
 }
 
@@ -134,7 +140,10 @@ impl ResourceDef {
 
     /// The version objects are stored in.
     pub fn storage_version(&self) -> &VersionDef {
-        self.versions.iter().find(|v| v.storage).unwrap_or(&self.versions[0])
+        self.versions
+            .iter()
+            .find(|v| v.storage)
+            .unwrap_or(&self.versions[0])
     }
 
     pub fn version(&self, name: &str) -> Option<&VersionDef> {
@@ -143,7 +152,11 @@ impl ResourceDef {
 
     /// `group/version` as it appears in `apiVersion`.
     pub fn api_version(&self, version: &str) -> String {
-        if self.group.is_empty() { version.to_string() } else { format!("{}/{}", self.group, version) }
+        if self.group.is_empty() {
+            version.to_string()
+        } else {
+            format!("{}/{}", self.group, version)
+        }
     }
 
     /// The version discovery prefers: the storage version if served, else the first served.
@@ -158,12 +171,18 @@ impl ResourceDef {
     /// Builds a definition from an apiextensions/v1 `CustomResourceDefinition` (as JSON).
     pub fn from_crd(crd: &Value) -> Result<ResourceDef, RegistryError> {
         let spec = crd.get("spec").ok_or(RegistryError::Missing("spec"))?;
-        let names = spec.get("names").ok_or(RegistryError::Missing("spec.names"))?;
+        let names = spec
+            .get("names")
+            .ok_or(RegistryError::Missing("spec.names"))?;
         let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
         let strings = |v: &Value, k: &str| -> Vec<String> {
             v.get(k)
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         let kind = s(names, "kind");
@@ -172,7 +191,12 @@ impl ResourceDef {
             return Err(RegistryError::Missing("spec.names.kind/plural"));
         }
         let mut versions = Vec::new();
-        for v in spec.get("versions").and_then(Value::as_array).into_iter().flatten() {
+        for v in spec
+            .get("versions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let printer_columns = v
                 .get("additionalPrinterColumns")
                 .and_then(Value::as_array)
@@ -193,15 +217,27 @@ impl ResourceDef {
             let scale = sub.and_then(|s| s.get("scale")).map(|sc| ScaleDef {
                 spec_replicas_path: s(sc, "specReplicasPath"),
                 status_replicas_path: s(sc, "statusReplicasPath"),
-                label_selector_path: sc.get("labelSelectorPath").and_then(Value::as_str).map(String::from),
+                label_selector_path: sc
+                    .get("labelSelectorPath")
+                    .and_then(Value::as_str)
+                    .map(String::from),
             });
             versions.push(VersionDef {
                 name: s(v, "name"),
                 served: v.get("served").and_then(Value::as_bool).unwrap_or(true),
                 storage: v.get("storage").and_then(Value::as_bool).unwrap_or(false),
-                deprecated: v.get("deprecated").and_then(Value::as_bool).unwrap_or(false),
-                deprecation_warning: v.get("deprecationWarning").and_then(Value::as_str).map(String::from),
-                schema: v.get("schema").and_then(|s| s.get("openAPIV3Schema")).cloned(),
+                deprecated: v
+                    .get("deprecated")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+                deprecation_warning: v
+                    .get("deprecationWarning")
+                    .and_then(Value::as_str)
+                    .map(String::from),
+                schema: v
+                    .get("schema")
+                    .and_then(|s| s.get("openAPIV3Schema"))
+                    .cloned(),
                 printer_columns,
                 status_subresource: sub.and_then(|s| s.get("status")).is_some(),
                 scale,
@@ -223,7 +259,11 @@ impl ResourceDef {
         let crd_labels = crd
             .pointer("/metadata/labels")
             .and_then(Value::as_object)
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                    .collect()
+            })
             .unwrap_or_default();
         Ok(ResourceDef {
             group: s(spec, "group"),
@@ -234,7 +274,11 @@ impl ResourceDef {
                 .unwrap_or_else(|| format!("{kind}List")),
             singular: {
                 let sg = s(names, "singular");
-                if sg.is_empty() { kind.to_lowercase() } else { sg }
+                if sg.is_empty() {
+                    kind.to_lowercase()
+                } else {
+                    sg
+                }
             },
             kind,
             plural,
@@ -293,8 +337,15 @@ impl Registry {
     }
 
     pub fn register(&mut self, def: ResourceDef) -> Result<(), RegistryError> {
-        if self.resources.iter().any(|r| r.group == def.group && r.plural == def.plural) {
-            return Err(RegistryError::Duplicate(format!("{}.{}", def.plural, def.group)));
+        if self
+            .resources
+            .iter()
+            .any(|r| r.group == def.group && r.plural == def.plural)
+        {
+            return Err(RegistryError::Duplicate(format!(
+                "{}.{}",
+                def.plural, def.group
+            )));
         }
         self.resources.push(Arc::new(def));
         Ok(())
@@ -308,7 +359,11 @@ impl Registry {
     /// Changes a registered resource in place (e.g. to add a version served by conversion).
     /// Returns false if it is not registered.
     pub fn modify(&mut self, group: &str, plural: &str, f: impl FnOnce(&mut ResourceDef)) -> bool {
-        match self.resources.iter_mut().find(|r| r.group == group && r.plural == plural) {
+        match self
+            .resources
+            .iter_mut()
+            .find(|r| r.group == group && r.plural == plural)
+        {
             Some(r) => {
                 f(Arc::make_mut(r));
                 true
@@ -326,16 +381,21 @@ impl Registry {
     }
 
     pub fn get(&self, group: &str, plural: &str) -> Option<&Arc<ResourceDef>> {
-        self.resources.iter().find(|r| r.group == group && r.plural == plural)
+        self.resources
+            .iter()
+            .find(|r| r.group == group && r.plural == plural)
     }
 
     /// The resource served at `group/version/plural`, if that version is served.
     pub fn lookup(&self, group: &str, version: &str, plural: &str) -> Option<&Arc<ResourceDef>> {
-        self.get(group, plural).filter(|r| r.version(version).is_some())
+        self.get(group, plural)
+            .filter(|r| r.version(version).is_some())
     }
 
     pub fn by_kind(&self, group: &str, kind: &str) -> Option<&Arc<ResourceDef>> {
-        self.resources.iter().find(|r| r.group == group && r.kind == kind)
+        self.resources
+            .iter()
+            .find(|r| r.group == group && r.kind == kind)
     }
 
     /// Groups in registration order (core group "" first if present), each with its served
@@ -366,7 +426,10 @@ impl Registry {
 
     /// Resources served in `group/version`.
     pub fn in_group_version(&self, group: &str, version: &str) -> Vec<&Arc<ResourceDef>> {
-        self.resources.iter().filter(|r| r.group == group && r.version(version).is_some()).collect()
+        self.resources
+            .iter()
+            .filter(|r| r.group == group && r.version(version).is_some())
+            .collect()
     }
 }
 
@@ -409,17 +472,32 @@ mod tests {
         assert_eq!(d.preferred_version().name, "v1");
         let v1 = d.version("v1").unwrap();
         assert!(v1.status_subresource);
-        assert_eq!(v1.scale.as_ref().unwrap().label_selector_path.as_deref(), Some(".status.sel"));
-        assert_eq!(v1.printer_columns[0].json_path, ".metadata.creationTimestamp");
+        assert_eq!(
+            v1.scale.as_ref().unwrap().label_selector_path.as_deref(),
+            Some(".status.sel")
+        );
+        assert_eq!(
+            v1.printer_columns[0].json_path,
+            ".metadata.creationTimestamp"
+        );
         assert!(d.version("v1alpha1").unwrap().deprecated);
-        assert_eq!(d.crd_labels.get("example.com").map(String::as_str), Some(""));
+        assert_eq!(
+            d.crd_labels.get("example.com").map(String::as_str),
+            Some("")
+        );
     }
 
     #[test]
     fn groups_list_preferred_version_first() {
         let mut r = Registry::new();
         r.register(ResourceDef::from_crd(&crd()).unwrap()).unwrap();
-        assert_eq!(r.groups(), vec![("example.com".to_string(), vec!["v1".to_string(), "v1alpha1".to_string()])]);
+        assert_eq!(
+            r.groups(),
+            vec![(
+                "example.com".to_string(),
+                vec!["v1".to_string(), "v1alpha1".to_string()]
+            )]
+        );
         assert!(r.lookup("example.com", "v1alpha1", "widgets").is_some());
         assert!(r.lookup("example.com", "v2", "widgets").is_none());
     }
@@ -428,6 +506,9 @@ mod tests {
     fn registering_twice_is_refused() {
         let mut r = Registry::new();
         r.register(ResourceDef::from_crd(&crd()).unwrap()).unwrap();
-        assert!(matches!(r.register(ResourceDef::from_crd(&crd()).unwrap()), Err(RegistryError::Duplicate(_))));
+        assert!(matches!(
+            r.register(ResourceDef::from_crd(&crd()).unwrap()),
+            Err(RegistryError::Duplicate(_))
+        ));
     }
 }

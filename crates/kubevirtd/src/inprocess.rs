@@ -31,24 +31,46 @@ mod tests {
     async fn in_process_clients_act_with_their_component_identity() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("s.db"), SqliteOptions::default()).unwrap();
-        let api = Api::new(crate::server::registry().unwrap(), Arc::new(store), Plugins::default());
+        let api = Api::new(
+            crate::server::registry().unwrap(),
+            Arc::new(store),
+            Plugins::default(),
+        );
         api.bootstrap().await.unwrap();
         // No tokens at all: only the in-process identity can get in.
         let router = apiserver::server::http::router(api, Arc::new(Authenticator::new()));
         let client = client(router.clone(), UserInfo::system("virt-controller"));
         let ns: kube::Api<Namespace> = kube::Api::all(client.clone());
-        let names: Vec<_> = ns.list(&ListParams::default()).await.unwrap().items.into_iter().filter_map(|n| n.metadata.name).collect();
+        let names: Vec<_> = ns
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter_map(|n| n.metadata.name)
+            .collect();
         assert!(names.contains(&"default".to_string()));
         let cms: kube::Api<ConfigMap> = kube::Api::namespaced(client, "default");
         let cm = cms
-            .create(&PostParams::default(), &ConfigMap { metadata: kube::api::ObjectMeta { name: Some("c".into()), ..Default::default() }, ..Default::default() })
+            .create(
+                &PostParams::default(),
+                &ConfigMap {
+                    metadata: kube::api::ObjectMeta {
+                        name: Some("c".into()),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+            )
             .await
             .unwrap();
         assert!(cm.metadata.uid.is_some());
         // The authenticator knows no tokens: the same request from the network is refused.
         let anonymous = tower::ServiceExt::oneshot(
             router,
-            http::Request::get("/api/v1/namespaces").body(axum::body::Body::empty()).unwrap(),
+            http::Request::get("/api/v1/namespaces")
+                .body(axum::body::Body::empty())
+                .unwrap(),
         )
         .await
         .unwrap();

@@ -50,14 +50,26 @@ mod tests {
         let k = render("https://127.0.0.1:6443", "PEM", "tok");
         assert!(k.contains("server: https://127.0.0.1:6443"));
         assert!(k.contains("token: tok"));
-        assert!(k.contains(&format!("certificate-authority-data: {}", STANDARD.encode("PEM"))));
+        assert!(k.contains(&format!(
+            "certificate-authority-data: {}",
+            STANDARD.encode("PEM")
+        )));
         assert!(k.contains("current-context: kubevirtd"));
     }
 
     #[test]
     fn wildcard_listen_addresses_map_to_loopback() {
-        assert_eq!(client_address(&"0.0.0.0:6443".parse().unwrap()), "https://127.0.0.1:6443");
-        assert_eq!(client_address(&"[::]:1".parse().unwrap()), "https://[::1]:1");
-        assert_eq!(client_address(&"127.0.0.1:7".parse().unwrap()), "https://127.0.0.1:7");
+        assert_eq!(
+            client_address(&"0.0.0.0:6443".parse().unwrap()),
+            "https://127.0.0.1:6443"
+        );
+        assert_eq!(
+            client_address(&"[::]:1".parse().unwrap()),
+            "https://[::1]:1"
+        );
+        assert_eq!(
+            client_address(&"127.0.0.1:7".parse().unwrap()),
+            "https://127.0.0.1:7"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! `kubevirtd`: the all-in-one KubeVirt. It serves a Kubernetes-compatible API from an embedded
 //! durable store, runs the controllers, and runs virtual machines on this machine.
 
+mod gateway;
 mod inprocess;
 mod kubeconfig;
 mod server;
@@ -11,7 +12,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "kubevirtd", version, about = "KubeVirt in one process: API server, controllers and node agent")]
+#[command(
+    name = "kubevirtd",
+    version,
+    about = "KubeVirt in one process: API server, controllers and node agent"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -39,8 +44,11 @@ fn default_data_dir() -> PathBuf {
 
 fn init_logging(json: bool) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("KUBEVIRTD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        EnvFilter::try_from_env("KUBEVIRTD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -65,7 +73,9 @@ fn run(mut args: server::ServerArgs) -> anyhow::Result<()> {
     if args.data_dir.is_none() {
         args.data_dir = Some(default_data_dir());
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(server::run(args))
 }
 

@@ -1,8 +1,10 @@
-//! Wiring of the all-in-one server: store, registry, plug-ins, HTTPS listener, kubeconfig.
+//! Wiring of the all-in-one server: store, registry, plug-ins, controllers, node driver,
+//! HTTPS listener and kubeconfig.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use apiserver::registry::{Registry, ResourceDef};
@@ -10,9 +12,19 @@ use apiserver::server::auth::Authenticator;
 use apiserver::server::tls::TlsMaterial;
 use apiserver::server::{gc, http, serve};
 use apiserver::store::sqlite::{SqliteOptions, SqliteStore};
-use apiserver::{Api, Plugins};
+use apiserver::{Api, Plugins, UserInfo};
 
-use crate::kubeconfig;
+use crate::gateway::LateGateway;
+use crate::{inprocess, kubeconfig};
+
+/// Which node agent runs the VMIs of this server.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeDriver {
+    /// No node agent: VMIs stay Scheduling (useful with an external node agent).
+    None,
+    /// Simulated nodes: no guests, configurable boot delay, failure injection by annotations.
+    Simulated,
+}
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServerArgs {
@@ -25,6 +37,26 @@ pub struct ServerArgs {
     /// Log as JSON lines.
     #[arg(long)]
     pub log_json: bool,
+    /// The node agent that runs VMIs.
+    #[arg(long, value_enum, default_value_t = NodeDriver::Simulated)]
+    pub node_driver: NodeDriver,
+    /// Number of nodes the simulated driver registers.
+    #[arg(long, default_value_t = 1)]
+    pub nodes: usize,
+    /// Time a simulated guest takes to boot, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub boot_delay_ms: u64,
+    /// Do not run the controllers (API server only).
+    #[arg(long)]
+    pub no_controllers: bool,
+    /// KubeVirt feature gates to enable (comma-separated). The defaults are alpha gates that
+    /// the upstream examples need and that make sense on a single machine.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "HostDisk,Sidecar,HostDevices"
+    )]
+    pub feature_gates: Vec<String>,
 }
 
 /// Every resource the all-in-one server serves.
@@ -37,17 +69,36 @@ pub fn registry() -> anyhow::Result<Registry> {
         let value = serde_json::to_value(&crd)?;
         reg.register(ResourceDef::from_crd(&value)?)?;
     }
+    virt_api::conversion::register(&mut reg);
     Ok(reg)
 }
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let dir = args.data_dir.clone().expect("set by main");
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
     let store = SqliteStore::open(&dir.join("store.db"), SqliteOptions::default())
         .with_context(|| format!("cannot open the store in {}", dir.display()))?;
     let store: Arc<dyn apiserver::store::Storage> = Arc::new(store);
-    let api = Api::new(registry()?, store, Plugins::default());
-    api.bootstrap().await.context("cannot create the default namespaces")?;
+    let gateway = Arc::new(LateGateway::default());
+    let plugins = Plugins {
+        admission: virt_api::admission::plugins(virt_api::admission::ClusterConfig {
+            feature_gates: args
+                .feature_gates
+                .iter()
+                .filter(|g| !g.is_empty())
+                .cloned()
+                .collect(),
+            ..Default::default()
+        }),
+        groups: vec![Arc::new(virt_api::subresources::Subresources::new(
+            gateway.clone(),
+        ))],
+    };
+    let api = Api::new(registry()?, store, plugins);
+    api.bootstrap()
+        .await
+        .context("cannot create the default namespaces")?;
 
     let hosts = vec![args.listen.ip().to_string()];
     let tls = TlsMaterial::load_or_create(&dir.join("pki"), &hosts)?;
@@ -57,15 +108,24 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     // With port 0 the kernel picks the port; the kubeconfig must name the real one.
     let local = listener.local_addr()?;
+    let router = http::router(api.clone(), Arc::new(auth));
+
+    tokio::spawn(gc::run(api.clone()));
+    if !args.no_controllers {
+        start_controllers(&router);
+    }
+    start_node_driver(&args, &router, &gateway);
+
     let kubeconfig_path = dir.join("kubeconfig");
     let server_url = kubeconfig::client_address(&local);
     let tmp = dir.join("kubeconfig.tmp");
-    std::fs::write(&tmp, kubeconfig::render(&server_url, &tls.ca_pem, &admin_token))
-        .and_then(|_| std::fs::rename(&tmp, &kubeconfig_path))
-        .with_context(|| format!("cannot write {}", kubeconfig_path.display()))?;
-    let router = http::router(api.clone(), Arc::new(auth));
-    tokio::spawn(gc::run(api.clone()));
-    tracing::info!(listen = %local, data_dir = %dir.display(), "kubevirtd is serving");
+    std::fs::write(
+        &tmp,
+        kubeconfig::render(&server_url, &tls.ca_pem, &admin_token),
+    )
+    .and_then(|_| std::fs::rename(&tmp, &kubeconfig_path))
+    .with_context(|| format!("cannot write {}", kubeconfig_path.display()))?;
+    tracing::info!(listen = %local, data_dir = %dir.display(), node_driver = ?args.node_driver, "kubevirtd is serving");
     println!("export KUBECONFIG={}", kubeconfig_path.display());
     tokio::select! {
         _ = serve::serve_tls(listener, tls.server_config()?, router) => {}
@@ -74,9 +134,33 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The KubeVirt controllers, each with its own in-process client and identity.
+fn start_controllers(router: &axum::Router) {
+    let client = |component: &str| inprocess::client(router.clone(), UserInfo::system(component));
+    tokio::spawn(virt_controller::vm::run(
+        client("virt-controller"),
+        Default::default(),
+    ));
+    tokio::spawn(virt_controller::vmi::run(
+        client("virt-controller"),
+        Default::default(),
+    ));
+}
+
+fn start_node_driver(args: &ServerArgs, router: &axum::Router, gateway: &LateGateway) {
+    let _ = (router, gateway, Duration::from_millis(args.boot_delay_ms));
+    match args.node_driver {
+        NodeDriver::None => {}
+        NodeDriver::Simulated => {
+            tracing::warn!("the simulated node driver is not available in this build yet");
+        }
+    }
+}
+
 /// SIGINT or SIGTERM.
 async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("signal handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}

@@ -53,7 +53,11 @@ spec:
 
 fn create(k: &Kubevirtd, manifest: &str) -> String {
     let out = k.kubectl_stdin(&["create", "-f", "-"], Some(manifest));
-    assert!(out.status.success(), "create failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "create failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -61,10 +65,25 @@ fn create(k: &Kubevirtd, manifest: &str) -> String {
 fn api_resources_lists_kubevirt_kinds_with_short_names() {
     let k = Kubevirtd::start();
     let out = k.kubectl_ok(&["api-resources"]);
-    let line = out.lines().find(|l| l.starts_with("virtualmachines ")).expect("virtualmachines listed");
-    assert!(line.contains("vm,vms") && line.contains("kubevirt.io/v1") && line.contains("VirtualMachine"), "{line}");
-    for (name, short) in [("virtualmachineinstances ", "vmi,vmis"), ("virtualmachineinstancereplicasets ", "vmirs,vmirss"), ("namespaces ", "ns")] {
-        let line = out.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name} listed in\n{out}"));
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("virtualmachines "))
+        .expect("virtualmachines listed");
+    assert!(
+        line.contains("vm,vms")
+            && line.contains("kubevirt.io/v1")
+            && line.contains("VirtualMachine"),
+        "{line}"
+    );
+    for (name, short) in [
+        ("virtualmachineinstances ", "vmi,vmis"),
+        ("virtualmachineinstancereplicasets ", "vmirs,vmirss"),
+        ("namespaces ", "ns"),
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} listed in\n{out}"));
         assert!(line.contains(short), "{line}");
     }
 }
@@ -73,17 +92,31 @@ fn api_resources_lists_kubevirt_kinds_with_short_names() {
 fn every_example_manifest_is_accepted_by_kubectl_create() {
     let k = Kubevirtd::start();
     let dir = examples_dir().join("kubevirt-examples");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).expect("examples").map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("examples")
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
-    assert!(files.len() >= 40, "expected the vendored examples in {}", dir.display());
+    assert!(
+        files.len() >= 40,
+        "expected the vendored examples in {}",
+        dir.display()
+    );
     let mut failures = Vec::new();
     for (i, f) in files.iter().enumerate() {
         // Some examples share names; each gets its own namespace.
         let ns = format!("example-{i}");
-        create(&k, &format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"));
+        create(
+            &k,
+            &format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"),
+        );
         let out = k.kubectl(&["create", "-n", &ns, "-f", f.to_str().unwrap()]);
         if !out.status.success() {
-            failures.push(format!("{}: {}", f.display(), String::from_utf8_lossy(&out.stderr)));
+            failures.push(format!(
+                "{}: {}",
+                f.display(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
         }
     }
     assert!(failures.is_empty(), "rejected:\n{}", failures.join("\n"));
@@ -98,7 +131,10 @@ fn get_prints_the_server_side_columns() {
     assert_eq!(header, ["NAME", "AGE", "STATUS", "READY"], "{out}");
     assert!(out.lines().nth(1).unwrap().starts_with("testvm "), "{out}");
     let out = k.kubectl(&["get", "vmirs"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("No resources found"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("No resources found"),
+        "{out:?}"
+    );
     create(&k, VMIRS);
     let header = k.kubectl_ok(&["get", "vmirs"]);
     let cols: Vec<&str> = header.lines().next().unwrap().split_whitespace().collect();
@@ -109,11 +145,16 @@ fn get_prints_the_server_side_columns() {
 fn get_yaml_and_json_show_the_stored_object() {
     let k = Kubevirtd::start();
     create(&k, VM);
-    let json: serde_json::Value = serde_json::from_str(&k.kubectl_ok(&["get", "vm", "testvm", "-o", "json"])).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&k.kubectl_ok(&["get", "vm", "testvm", "-o", "json"])).unwrap();
     assert_eq!(json["kind"], "VirtualMachine");
     assert_eq!(json["spec"]["runStrategy"], "Halted");
     assert_eq!(json["metadata"]["generation"], 1);
-    assert!(json["metadata"]["uid"].as_str().is_some_and(|u| u.len() == 36));
+    assert!(
+        json["metadata"]["uid"]
+            .as_str()
+            .is_some_and(|u| u.len() == 36)
+    );
     let yaml = k.kubectl_ok(&["get", "vm", "testvm", "-o", "yaml"]);
     assert!(yaml.contains("runStrategy: Halted"), "{yaml}");
 }
@@ -122,26 +163,71 @@ fn get_yaml_and_json_show_the_stored_object() {
 fn client_side_apply_twice_reports_unchanged() {
     let k = Kubevirtd::start();
     let out = k.kubectl_stdin(&["apply", "-f", "-"], Some(VM));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("created"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("created"),
+        "{out:?}"
+    );
     let out = k.kubectl_stdin(&["apply", "-f", "-"], Some(VM));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("unchanged"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("unchanged"),
+        "{out:?}"
+    );
     let changed = VM.replace("app: demo", "app: demo2");
     let out = k.kubectl_stdin(&["apply", "-f", "-"], Some(&changed));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("configured"), "{out:?}");
-    assert_eq!(k.kubectl_ok(&["get", "vm", "testvm", "-o", "jsonpath={.metadata.labels.app}"]), "demo2");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("configured"),
+        "{out:?}"
+    );
+    assert_eq!(
+        k.kubectl_ok(&[
+            "get",
+            "vm",
+            "testvm",
+            "-o",
+            "jsonpath={.metadata.labels.app}"
+        ]),
+        "demo2"
+    );
 }
 
 #[test]
 fn server_side_apply_creates_then_leaves_unchanged() {
     let k = Kubevirtd::start();
     let out = k.kubectl_stdin(&["apply", "--server-side", "-f", "-"], Some(VM));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let rv1 = k.kubectl_ok(&["get", "vm", "testvm", "-o", "jsonpath={.metadata.resourceVersion}"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rv1 = k.kubectl_ok(&[
+        "get",
+        "vm",
+        "testvm",
+        "-o",
+        "jsonpath={.metadata.resourceVersion}",
+    ]);
     let out = k.kubectl_stdin(&["apply", "--server-side", "-f", "-"], Some(VM));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let rv2 = k.kubectl_ok(&["get", "vm", "testvm", "-o", "jsonpath={.metadata.resourceVersion}"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rv2 = k.kubectl_ok(&[
+        "get",
+        "vm",
+        "testvm",
+        "-o",
+        "jsonpath={.metadata.resourceVersion}",
+    ]);
     assert_eq!(rv1, rv2, "a second identical apply must not write");
-    let managers = k.kubectl_ok(&["get", "vm", "testvm", "--show-managed-fields", "-o", "jsonpath={.metadata.managedFields[*].manager}"]);
+    let managers = k.kubectl_ok(&[
+        "get",
+        "vm",
+        "testvm",
+        "--show-managed-fields",
+        "-o",
+        "jsonpath={.metadata.managedFields[*].manager}",
+    ]);
     assert!(managers.contains("kubectl"), "{managers}");
 }
 
@@ -149,18 +235,71 @@ fn server_side_apply_creates_then_leaves_unchanged() {
 fn patch_merge_and_json_change_the_spec_and_bump_generation() {
     let k = Kubevirtd::start();
     create(&k, VM);
-    k.kubectl_ok(&["patch", "vm", "testvm", "--type=merge", "-p", r#"{"spec":{"runStrategy":"Always"}}"#]);
-    assert_eq!(k.kubectl_ok(&["get", "vm", "testvm", "-o", "jsonpath={.spec.runStrategy}"]), "Always");
-    k.kubectl_ok(&["patch", "vm", "testvm", "--type=json", "-p", r#"[{"op":"replace","path":"/spec/runStrategy","value":"Manual"}]"#]);
-    assert_eq!(k.kubectl_ok(&["get", "vm", "testvm", "-o", "jsonpath={.spec.runStrategy}"]), "Manual");
-    assert_eq!(k.kubectl_ok(&["get", "vm", "testvm", "-o", "jsonpath={.metadata.generation}"]), "3");
+    k.kubectl_ok(&[
+        "patch",
+        "vm",
+        "testvm",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"runStrategy":"Always"}}"#,
+    ]);
+    assert_eq!(
+        k.kubectl_ok(&["get", "vm", "testvm", "-o", "jsonpath={.spec.runStrategy}"]),
+        "Always"
+    );
+    k.kubectl_ok(&[
+        "patch",
+        "vm",
+        "testvm",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/runStrategy","value":"Manual"}]"#,
+    ]);
+    assert_eq!(
+        k.kubectl_ok(&["get", "vm", "testvm", "-o", "jsonpath={.spec.runStrategy}"]),
+        "Manual"
+    );
+    assert_eq!(
+        k.kubectl_ok(&[
+            "get",
+            "vm",
+            "testvm",
+            "-o",
+            "jsonpath={.metadata.generation}"
+        ]),
+        "3"
+    );
     // A failed JSON patch test is rejected and changes nothing.
-    let err = k.kubectl_err(&["patch", "vm", "testvm", "--type=json", "-p", r#"[{"op":"test","path":"/spec/runStrategy","value":"Always"}]"#]);
-    assert!(err.contains("testing value /spec/runStrategy failed"), "{err}");
-    assert_eq!(k.kubectl_ok(&["get", "vm", "testvm", "-o", "jsonpath={.spec.runStrategy}"]), "Manual");
+    let err = k.kubectl_err(&[
+        "patch",
+        "vm",
+        "testvm",
+        "--type=json",
+        "-p",
+        r#"[{"op":"test","path":"/spec/runStrategy","value":"Always"}]"#,
+    ]);
+    assert!(
+        err.contains("testing value /spec/runStrategy failed"),
+        "{err}"
+    );
+    assert_eq!(
+        k.kubectl_ok(&["get", "vm", "testvm", "-o", "jsonpath={.spec.runStrategy}"]),
+        "Manual"
+    );
     // kubectl's default strategic merge patch is refused for custom resources, as upstream.
-    let err = k.kubectl_err(&["patch", "vm", "testvm", "-p", r#"{"spec":{"runStrategy":"Always"}}"#]);
-    assert!(err.contains("UnsupportedMediaType") || err.contains("unknown format") || err.contains("415"), "{err}");
+    let err = k.kubectl_err(&[
+        "patch",
+        "vm",
+        "testvm",
+        "-p",
+        r#"{"spec":{"runStrategy":"Always"}}"#,
+    ]);
+    assert!(
+        err.contains("UnsupportedMediaType")
+            || err.contains("unknown format")
+            || err.contains("415"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -171,8 +310,21 @@ fn label_and_annotate_use_merge_patches() {
     k.kubectl_ok(&["annotate", "vm", "testvm", "note=hello"]);
     let out = k.kubectl_ok(&["get", "vm", "-l", "tier=gold", "-o", "name"]);
     assert_eq!(out.trim(), "virtualmachine.kubevirt.io/testvm");
-    assert_eq!(k.kubectl_ok(&["get", "vm", "-l", "tier!=gold", "-o", "name"]).trim(), "");
-    assert_eq!(k.kubectl_ok(&["get", "vm", "testvm", "-o", "jsonpath={.metadata.annotations.note}"]), "hello");
+    assert_eq!(
+        k.kubectl_ok(&["get", "vm", "-l", "tier!=gold", "-o", "name"])
+            .trim(),
+        ""
+    );
+    assert_eq!(
+        k.kubectl_ok(&[
+            "get",
+            "vm",
+            "testvm",
+            "-o",
+            "jsonpath={.metadata.annotations.note}"
+        ]),
+        "hello"
+    );
 }
 
 #[test]
@@ -180,7 +332,10 @@ fn scale_uses_the_scale_subresource() {
     let k = Kubevirtd::start();
     create(&k, VMIRS);
     k.kubectl_ok(&["scale", "vmirs", "rs1", "--replicas=3"]);
-    assert_eq!(k.kubectl_ok(&["get", "vmirs", "rs1", "-o", "jsonpath={.spec.replicas}"]), "3");
+    assert_eq!(
+        k.kubectl_ok(&["get", "vmirs", "rs1", "-o", "jsonpath={.spec.replicas}"]),
+        "3"
+    );
 }
 
 #[test]
@@ -194,7 +349,10 @@ fn explain_reads_the_openapi_v3_schema() {
 #[test]
 fn unknown_fields_are_rejected_with_the_strict_decoding_message() {
     let k = Kubevirtd::start();
-    let bad = VM.replace("runStrategy: Halted", "runStrategy: Halted\n  runStrateyg: Always");
+    let bad = VM.replace(
+        "runStrategy: Halted",
+        "runStrategy: Halted\n  runStrateyg: Always",
+    );
     let out = k.kubectl_stdin(&["create", "-f", "-"], Some(&bad));
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -207,15 +365,24 @@ fn unknown_fields_are_rejected_with_the_strict_decoding_message() {
 fn wrong_types_are_unprocessable() {
     let k = Kubevirtd::start();
     let bad = VM.replace("runStrategy: Halted", "runStrategy: 7");
-    let err = String::from_utf8_lossy(&k.kubectl_stdin(&["create", "-f", "-"], Some(&bad)).stderr).into_owned();
-    assert!(err.contains("spec.runStrategy") && err.contains("Invalid"), "{err}");
+    let err = String::from_utf8_lossy(&k.kubectl_stdin(&["create", "-f", "-"], Some(&bad)).stderr)
+        .into_owned();
+    assert!(
+        err.contains("spec.runStrategy") && err.contains("Invalid"),
+        "{err}"
+    );
 }
 
 #[test]
 fn wait_for_a_condition_and_for_deletion() {
     let k = Kubevirtd::start();
     create(&k, VM);
-    k.kubectl_ok(&["wait", "vm/testvm", "--for=jsonpath={.spec.runStrategy}=Halted", "--timeout=20s"]);
+    k.kubectl_ok(&[
+        "wait",
+        "vm/testvm",
+        "--for=jsonpath={.spec.runStrategy}=Halted",
+        "--timeout=20s",
+    ]);
     let handle = {
         let kc = k.kubeconfig.clone();
         std::thread::spawn(move || {
@@ -229,7 +396,11 @@ fn wait_for_a_condition_and_for_deletion() {
     std::thread::sleep(Duration::from_millis(500));
     k.kubectl_ok(&["delete", "vm", "testvm"]);
     let out = handle.join().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -250,7 +421,12 @@ fn get_watch_prints_new_rows() {
     let _ = child.kill();
     let _ = child.wait();
     let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     let rows = out.lines().filter(|l| l.starts_with("testvm")).count();
     assert!(rows >= 2, "expected an added and a modified row:\n{out}");
 }
@@ -268,7 +444,10 @@ fn describe_shows_events_of_the_object() {
     );
     create(&k, &event);
     let out = k.kubectl_ok(&["describe", "vm", "testvm"]);
-    assert!(out.contains("SuccessfulCreate") && out.contains("Started the virtual machine"), "{out}");
+    assert!(
+        out.contains("SuccessfulCreate") && out.contains("Started the virtual machine"),
+        "{out}"
+    );
 }
 
 fn owned_configmap(owner_uid: &str, name: &str, block: bool) -> String {
@@ -282,22 +461,44 @@ fn owned_configmap(owner_uid: &str, name: &str, block: bool) -> String {
 #[test]
 fn delete_cascades_in_background_foreground_and_orphan_modes() {
     let k = Kubevirtd::start();
-    for (mode, survives) in [("background", false), ("foreground", false), ("orphan", true)] {
+    for (mode, survives) in [
+        ("background", false),
+        ("foreground", false),
+        ("orphan", true),
+    ] {
         create(&k, VM);
         let uid = k.kubectl_ok(&["get", "vm", "testvm", "-o", "jsonpath={.metadata.uid}"]);
         create(&k, &owned_configmap(&uid, "dep", true));
-        k.kubectl_ok(&["delete", "vm", "testvm", &format!("--cascade={mode}"), "--timeout=30s"]);
+        k.kubectl_ok(&[
+            "delete",
+            "vm",
+            "testvm",
+            &format!("--cascade={mode}"),
+            "--timeout=30s",
+        ]);
         eventually(Duration::from_secs(20), "the owner to be gone", || {
             (!k.kubectl(&["get", "vm", "testvm"]).status.success()).then_some(())
         });
         if survives {
-            let refs = k.kubectl_ok(&["get", "cm", "dep", "-o", "jsonpath={.metadata.ownerReferences}"]);
-            assert_eq!(refs.trim(), "", "orphaned dependents lose their owner reference");
+            let refs = k.kubectl_ok(&[
+                "get",
+                "cm",
+                "dep",
+                "-o",
+                "jsonpath={.metadata.ownerReferences}",
+            ]);
+            assert_eq!(
+                refs.trim(),
+                "",
+                "orphaned dependents lose their owner reference"
+            );
             k.kubectl_ok(&["delete", "cm", "dep"]);
         } else {
-            eventually(Duration::from_secs(20), &format!("the dependent to be collected ({mode})"), || {
-                (!k.kubectl(&["get", "cm", "dep"]).status.success()).then_some(())
-            });
+            eventually(
+                Duration::from_secs(20),
+                &format!("the dependent to be collected ({mode})"),
+                || (!k.kubectl(&["get", "cm", "dep"]).status.success()).then_some(()),
+            );
         }
     }
 }
@@ -307,40 +508,81 @@ fn deleting_a_namespace_deletes_its_contents() {
     let k = Kubevirtd::start();
     k.kubectl_ok(&["create", "namespace", "scratch"]);
     let out = k.kubectl_stdin(&["create", "-n", "scratch", "-f", "-"], Some(VM));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     k.kubectl_ok(&["delete", "namespace", "scratch", "--timeout=60s"]);
     eventually(Duration::from_secs(30), "namespace gone", || {
         (!k.kubectl(&["get", "ns", "scratch"]).status.success()).then_some(())
     });
-    assert!(k.kubectl_ok(&["get", "vm", "-A", "-o", "name"]).trim().is_empty());
+    assert!(
+        k.kubectl_ok(&["get", "vm", "-A", "-o", "name"])
+            .trim()
+            .is_empty()
+    );
 }
 
 #[test]
 fn restart_keeps_objects_and_resource_versions() {
     let mut k = Kubevirtd::start();
     create(&k, VM);
-    let before = k.kubectl_ok(&["get", "vm", "testvm", "-o", "jsonpath={.metadata.uid}/{.metadata.resourceVersion}"]);
+    let before = k.kubectl_ok(&[
+        "get",
+        "vm",
+        "testvm",
+        "-o",
+        "jsonpath={.metadata.uid}/{.metadata.resourceVersion}",
+    ]);
     k.restart();
-    let after = k.kubectl_ok(&["get", "vm", "testvm", "-o", "jsonpath={.metadata.uid}/{.metadata.resourceVersion}"]);
+    let after = k.kubectl_ok(&[
+        "get",
+        "vm",
+        "testvm",
+        "-o",
+        "jsonpath={.metadata.uid}/{.metadata.resourceVersion}",
+    ]);
     assert_eq!(before, after);
     // New writes continue above the old revisions.
     k.kubectl_ok(&["label", "vm", "testvm", "again=yes"]);
-    let rv: u64 = k.kubectl_ok(&["get", "vm", "testvm", "-o", "jsonpath={.metadata.resourceVersion}"]).parse().unwrap();
+    let rv: u64 = k
+        .kubectl_ok(&[
+            "get",
+            "vm",
+            "testvm",
+            "-o",
+            "jsonpath={.metadata.resourceVersion}",
+        ])
+        .parse()
+        .unwrap();
     assert!(rv > before.split('/').nth(1).unwrap().parse::<u64>().unwrap());
 }
 
 #[test]
 fn requests_with_an_unknown_token_are_unauthorized() {
     let k = Kubevirtd::start();
-    let server = k.kubectl_ok(&["config", "view", "-o", "jsonpath={.clusters[0].cluster.server}"]);
+    let server = k.kubectl_ok(&[
+        "config",
+        "view",
+        "-o",
+        "jsonpath={.clusters[0].cluster.server}",
+    ]);
     let anonymous = k.dir.join("anonymous.kubeconfig");
     std::fs::write(
         &anonymous,
         format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    token: not-a-known-token\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\n"),
     )
     .unwrap();
-    let out = Command::new(common::kubectl_bin()).args(["get", "vm"]).env("KUBECONFIG", &anonymous).output().unwrap();
+    let out = Command::new(common::kubectl_bin())
+        .args(["get", "vm"])
+        .env("KUBECONFIG", &anonymous)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("Unauthorized") || err.contains("provide credentials"), "{err}");
+    assert!(
+        err.contains("Unauthorized") || err.contains("provide credentials"),
+        "{err}"
+    );
 }

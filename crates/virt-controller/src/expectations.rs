@@ -32,7 +32,11 @@ impl Expectations {
 
     fn with<R>(&self, key: &str, f: impl FnOnce(&mut Entry) -> R) -> R {
         let mut map = self.inner.lock().expect("expectations lock");
-        let e = map.entry(key.to_string()).or_insert_with(|| Entry { adds: 0, deletes: HashSet::new(), set_at: Instant::now() });
+        let e = map.entry(key.to_string()).or_insert_with(|| Entry {
+            adds: 0,
+            deletes: HashSet::new(),
+            set_at: Instant::now(),
+        });
         f(e)
     }
 

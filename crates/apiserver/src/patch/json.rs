@@ -200,14 +200,28 @@ fn apply_op(doc: &mut Value, op: &Op) -> Result<(), PatchError> {
         OpKind::Add => add(doc, &op.path, value()),
         OpKind::Remove => remove(doc, &op.path, "remove").map(drop),
         OpKind::Replace => {
-            let target = get_mut(doc, &tokens(&op.path)).ok_or_else(|| {
+            let toks = tokens(&op.path);
+            if let Some(target) = get_mut(doc, &toks) {
+                *target = value();
+                return Ok(());
+            }
+            // As evanphx/json-patch in the real server: a missing key of an existing object is
+            // set (KubeVirt's subresources rely on `test null` + `replace`); a missing parent
+            // or an array index out of range fails.
+            let missing = || {
                 PatchError::Failed(format!(
                     "replace operation does not apply: doc is missing key: {}: missing value",
                     op.path
                 ))
-            })?;
-            *target = value();
-            Ok(())
+            };
+            let (last, parent) = toks.split_last().ok_or_else(missing)?;
+            match get_mut(doc, parent) {
+                Some(Value::Object(map)) => {
+                    map.insert(last.clone(), value());
+                    Ok(())
+                }
+                _ => Err(missing()),
+            }
         }
         OpKind::Move => {
             let from = op.from.as_deref().unwrap_or_default();
@@ -351,6 +365,15 @@ mod tests {
     }
 
     #[test]
+    fn replace_of_a_missing_key_in_an_existing_object_sets_it() {
+        let r = ok(json!([
+            {"op": "test", "path": "/spec/absent", "value": null},
+            {"op": "replace", "path": "/spec/absent", "value": 5}
+        ]));
+        assert_eq!(r["spec"]["absent"], 5);
+    }
+
+    #[test]
     fn failed_operations_are_reported_like_the_api_server() {
         assert_eq!(
             failed(json!([{"op": "test", "path": "/metadata/finalizers/0", "value": "b"}])),
@@ -361,7 +384,11 @@ mod tests {
             "remove operation does not apply: doc is missing path: \"/metadata/labels/foo\": missing value"
         );
         assert!(
-            failed(json!([{"op": "replace", "path": "/spec/x", "value": 1}]))
+            failed(json!([{"op": "replace", "path": "/nope/x", "value": 1}]))
+                .starts_with("replace operation does not apply")
+        );
+        assert!(
+            failed(json!([{"op": "replace", "path": "/metadata/finalizers/7", "value": "x"}]))
                 .starts_with("replace operation does not apply")
         );
         assert!(

@@ -48,10 +48,17 @@ impl Authenticator {
     /// Loads a token file; if it does not exist, creates it with one administrator token.
     /// Returns the authenticator and the administrator's token.
     pub fn load_or_create(path: &Path) -> Result<(Authenticator, String), AuthError> {
-        let io_err = |source| AuthError::Io { path: path.into(), source };
+        let io_err = |source| AuthError::Io {
+            path: path.into(),
+            source,
+        };
         if !path.exists() {
             let token = random_token();
-            fs::write(path, format!("{token},admin,admin,\"system:masters,system:authenticated\"\n")).map_err(io_err)?;
+            fs::write(
+                path,
+                format!("{token},admin,admin,\"system:masters,system:authenticated\"\n"),
+            )
+            .map_err(io_err)?;
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
@@ -67,20 +74,35 @@ impl Authenticator {
                 continue;
             }
             let (head, groups) = match line.split_once(",\"") {
-                Some((h, g)) => (h, g.trim_end_matches('"').split(',').map(|s| s.trim().to_string()).collect()),
+                Some((h, g)) => (
+                    h,
+                    g.trim_end_matches('"')
+                        .split(',')
+                        .map(|s| s.trim().to_string())
+                        .collect(),
+                ),
                 None => (line, Vec::new()),
             };
             let fields: Vec<&str> = head.split(',').collect();
             if fields.len() < 3 || fields[0].is_empty() || fields[1].is_empty() {
-                return Err(AuthError::Malformed { path: path.into(), line: i + 1 });
+                return Err(AuthError::Malformed {
+                    path: path.into(),
+                    line: i + 1,
+                });
             }
-            let user = UserInfo { username: fields[1].to_string(), groups };
+            let user = UserInfo {
+                username: fields[1].to_string(),
+                groups,
+            };
             if admin.is_none() && user.groups.iter().any(|g| g == "system:masters") {
                 admin = Some(fields[0].to_string());
             }
             auth.add(fields[0], user);
         }
-        let admin = admin.ok_or(AuthError::Malformed { path: path.into(), line: 0 })?;
+        let admin = admin.ok_or(AuthError::Malformed {
+            path: path.into(),
+            line: 0,
+        })?;
         Ok((auth, admin))
     }
 }
@@ -101,7 +123,10 @@ mod tests {
         assert!(user.groups.contains(&"system:masters".to_string()));
         assert!(a.authenticate(Some("Bearer nope")).is_none());
         assert!(a.authenticate(None).is_none());
-        assert!(a.authenticate(Some(&token)).is_none(), "the Bearer scheme is required");
+        assert!(
+            a.authenticate(Some(&token)).is_none(),
+            "the Bearer scheme is required"
+        );
     }
 
     #[test]
@@ -109,6 +134,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tokens.csv");
         fs::write(&path, "# comment\nonlyonefield\n").unwrap();
-        assert!(matches!(Authenticator::load_or_create(&path), Err(AuthError::Malformed { line: 2, .. })));
+        assert!(matches!(
+            Authenticator::load_or_create(&path),
+            Err(AuthError::Malformed { line: 2, .. })
+        ));
     }
 }

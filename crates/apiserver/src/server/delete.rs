@@ -39,35 +39,60 @@ impl Api {
                 .await
                 .map_err(|e| ApiError::from_store(e, scope.target(name)))?
                 .ok_or_else(|| ApiError::NotFound(scope.target(name)))?;
-            let mut obj: Value = serde_json::from_slice(&kv.value).map_err(|e| ApiError::internal(e.to_string()))?;
+            let mut obj: Value =
+                serde_json::from_slice(&kv.value).map_err(|e| ApiError::internal(e.to_string()))?;
             meta::set_resource_version(&mut obj, kv.mod_revision);
             check_preconditions(scope, name, &obj, opts)?;
             let mut scratch = obj.clone();
-            let warnings =
-                self.admit(scope, Operation::Delete, None, name, user, opts.dry_run, &mut scratch, Some(&obj))?;
+            let warnings = self.admit(
+                scope,
+                Operation::Delete,
+                None,
+                name,
+                user,
+                opts.dry_run,
+                &mut scratch,
+                Some(&obj),
+            )?;
 
             let mut next = obj.clone();
             let mut needs_update = false;
             // Graceful deletion of a pod that a node is running.
             if is_pod(scope) {
-                let bound = obj.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
-                let terminal = matches!(obj.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"));
+                let bound = obj
+                    .pointer("/spec/nodeName")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| !n.is_empty());
+                let terminal = matches!(
+                    obj.pointer("/status/phase").and_then(Value::as_str),
+                    Some("Succeeded" | "Failed")
+                );
                 let grace = opts.grace_period_seconds.unwrap_or_else(|| {
-                    obj.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(POD_DEFAULT_GRACE)
+                    obj.pointer("/spec/terminationGracePeriodSeconds")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(POD_DEFAULT_GRACE)
                 });
                 let grace = if !bound || terminal { 0 } else { grace.max(0) };
-                let current_grace = meta::metadata(&obj).get("deletionGracePeriodSeconds").and_then(Value::as_i64);
+                let current_grace = meta::metadata(&obj)
+                    .get("deletionGracePeriodSeconds")
+                    .and_then(Value::as_i64);
                 if grace > 0 {
                     // A repeated delete may only shorten the grace period.
                     if current_grace.is_none_or(|c| grace < c) {
-                        let deadline = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(grace);
-                        let deadline = jiff::Timestamp::from_second(deadline.as_second()).expect("in range");
+                        let deadline =
+                            jiff::Timestamp::now() + jiff::SignedDuration::from_secs(grace);
+                        let deadline =
+                            jiff::Timestamp::from_second(deadline.as_second()).expect("in range");
                         let m = meta::metadata_mut(&mut next);
                         m.insert("deletionTimestamp".into(), json!(deadline.to_string()));
                         m.insert("deletionGracePeriodSeconds".into(), json!(grace));
                         needs_update = true;
                     } else {
-                        return Ok(Outcome { object: self.to_client(scope, obj)?, warnings, code: 200 });
+                        return Ok(Outcome {
+                            object: self.to_client(scope, obj)?,
+                            warnings,
+                            code: 200,
+                        });
                     }
                 } else if current_grace.is_some_and(|c| c > 0) || !meta::is_deleting(&obj) {
                     let m = meta::metadata_mut(&mut next);
@@ -115,18 +140,36 @@ impl Api {
                     m.entry("deletionGracePeriodSeconds").or_insert(json!(0));
                     needs_update = true;
                 }
-                if held || meta::metadata(&next).get("deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0) > 0 {
+                if held
+                    || meta::metadata(&next)
+                        .get("deletionGracePeriodSeconds")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(0)
+                        > 0
+                {
                     if !needs_update {
                         // Already deleting and nothing to change: report it as in progress.
-                        return Ok(Outcome { object: self.to_client(scope, obj)?, warnings, code: 202 });
+                        return Ok(Outcome {
+                            object: self.to_client(scope, obj)?,
+                            warnings,
+                            code: 202,
+                        });
                     }
                     if opts.dry_run {
-                        return Ok(Outcome { object: self.to_client(scope, next)?, warnings, code: 202 });
+                        return Ok(Outcome {
+                            object: self.to_client(scope, next)?,
+                            warnings,
+                            code: 202,
+                        });
                     }
                     match store.update(&key, kv.mod_revision, to_bytes(&next)).await {
                         Ok(kv) => {
                             meta::set_resource_version(&mut next, kv.mod_revision);
-                            return Ok(Outcome { object: self.to_client(scope, next)?, warnings, code: 202 });
+                            return Ok(Outcome {
+                                object: self.to_client(scope, next)?,
+                                warnings,
+                                code: 202,
+                            });
                         }
                         Err(StoreError::Conflict { .. }) => continue,
                         Err(e) => return Err(ApiError::from_store(e, scope.target(name))),
@@ -134,13 +177,21 @@ impl Api {
                 }
             }
             if opts.dry_run {
-                return Ok(Outcome { object: self.to_client(scope, obj)?, warnings, code: 200 });
+                return Ok(Outcome {
+                    object: self.to_client(scope, obj)?,
+                    warnings,
+                    code: 200,
+                });
             }
             match store.delete(&key, Some(kv.mod_revision)).await {
                 Ok(deleted) => {
                     let mut o = obj;
                     meta::set_resource_version(&mut o, deleted.mod_revision);
-                    return Ok(Outcome { object: self.to_client(scope, o)?, warnings, code: 200 });
+                    return Ok(Outcome {
+                        object: self.to_client(scope, o)?,
+                        warnings,
+                        code: 200,
+                    });
                 }
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(StoreError::NotFound) => return Err(ApiError::NotFound(scope.target(name))),
@@ -158,12 +209,24 @@ impl Api {
         user: &UserInfo,
     ) -> Result<Value, ApiError> {
         let filter = Filter::parse(scope, list)?;
-        let (items, _, _) = self.list_items(scope, &ListOptions { limit: None, continue_token: None, ..list.clone() }, &filter).await?;
+        let (items, _, _) = self
+            .list_items(
+                scope,
+                &ListOptions {
+                    limit: None,
+                    continue_token: None,
+                    ..list.clone()
+                },
+                &filter,
+            )
+            .await?;
         let mut deleted = Vec::new();
         for item in items {
             let name = meta::name(&item).to_string();
             let item_scope = Scope {
-                namespace: meta::meta_str(&item, "namespace").map(String::from).or_else(|| scope.namespace.clone()),
+                namespace: meta::meta_str(&item, "namespace")
+                    .map(String::from)
+                    .or_else(|| scope.namespace.clone()),
                 ..scope.clone()
             };
             match self.delete(&item_scope, &name, opts, user).await {
@@ -181,7 +244,12 @@ impl Api {
     }
 }
 
-fn check_preconditions(scope: &Scope, name: &str, obj: &Value, opts: &DeleteOptions) -> Result<(), ApiError> {
+fn check_preconditions(
+    scope: &Scope,
+    name: &str,
+    obj: &Value,
+    opts: &DeleteOptions,
+) -> Result<(), ApiError> {
     if let Some(uid) = &opts.precondition_uid
         && uid != meta::uid(obj)
     {

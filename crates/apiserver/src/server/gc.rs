@@ -74,7 +74,10 @@ impl Graph {
     fn insert(&mut self, uid: String, key: String, node: Node) {
         self.remove(&uid);
         for o in &node.owners {
-            self.dependents.entry(o.uid.clone()).or_default().insert(uid.clone());
+            self.dependents
+                .entry(o.uid.clone())
+                .or_default()
+                .insert(uid.clone());
         }
         self.uid_by_key.insert(key, uid.clone());
         self.nodes.insert(uid, node);
@@ -87,10 +90,25 @@ fn owner_refs(obj: &Value) -> Vec<OwnerRef> {
         .filter_map(|r| {
             Some(OwnerRef {
                 uid: r.get("uid")?.as_str()?.to_string(),
-                api_version: r.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string(),
-                kind: r.get("kind").and_then(Value::as_str).unwrap_or("").to_string(),
-                name: r.get("name").and_then(Value::as_str).unwrap_or("").to_string(),
-                block: r.get("blockOwnerDeletion").and_then(Value::as_bool).unwrap_or(false),
+                api_version: r
+                    .get("apiVersion")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                kind: r
+                    .get("kind")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                name: r
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                block: r
+                    .get("blockOwnerDeletion")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
             })
         })
         .collect()
@@ -115,7 +133,11 @@ impl Api {
         let group = if group == "core" { "" } else { group };
         let def = self.registry().get(group, plural)?.clone();
         // Views of another resource's storage are that resource's objects, not separate ones.
-        if def.storage_of.as_ref().is_some_and(|(gr, _)| gr.group != def.group || gr.resource != def.plural) {
+        if def
+            .storage_of
+            .as_ref()
+            .is_some_and(|(gr, _)| gr.group != def.group || gr.resource != def.plural)
+        {
             return None;
         }
         let a = parts.next()?;
@@ -127,14 +149,21 @@ impl Api {
     }
 
     fn scope_of(&self, def: &Arc<ResourceDef>, namespace: Option<&str>) -> Scope {
-        Scope { def: def.clone(), version: def.storage_version().name.clone(), namespace: namespace.map(String::from) }
+        Scope {
+            def: def.clone(),
+            version: def.storage_version().name.clone(),
+            namespace: namespace.map(String::from),
+        }
     }
 }
 
 async fn run_once(api: &Api) -> Result<(), ApiError> {
     let store = api.store().clone();
     let listed = store
-        .list(ListRequest { prefix: "/".into(), ..Default::default() })
+        .list(ListRequest {
+            prefix: "/".into(),
+            ..Default::default()
+        })
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let mut graph = Graph::default();
@@ -144,12 +173,18 @@ async fn run_once(api: &Api) -> Result<(), ApiError> {
             dirty.insert(uid);
         }
     }
-    let mut watch = store.watch("/", listed.revision).await.map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut watch = store
+        .watch("/", listed.revision)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     loop {
         for uid in std::mem::take(&mut dirty) {
             process(api, &graph, &uid).await;
         }
-        let mut resync = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(30), Duration::from_secs(30));
+        let mut resync = tokio::time::interval_at(
+            tokio::time::Instant::now() + Duration::from_secs(30),
+            Duration::from_secs(30),
+        );
         tokio::select! {
             next = watch.next() => {
                 let Some(event) = next else { return Ok(()) };
@@ -179,14 +214,21 @@ impl<S: futures::Stream + Unpin> NowOrNever for S {}
 /// Updates the graph from one store event and marks what needs attention: the object itself,
 /// and for a deletion its dependents (maybe orphaned now), its owners (maybe unblocked) and its
 /// namespace (maybe empty now).
-fn apply_event(api: &Api, graph: &mut Graph, dirty: &mut BTreeSet<String>, event: &crate::store::Event) {
+fn apply_event(
+    api: &Api,
+    graph: &mut Graph,
+    dirty: &mut BTreeSet<String>,
+    event: &crate::store::Event,
+) {
     if event.kind != EventKind::Deleted {
         if let Some(uid) = observe(api, graph, &event.kv) {
             dirty.insert(uid);
         }
         return;
     }
-    let Some(uid) = graph.uid_by_key.remove(&event.kv.key) else { return };
+    let Some(uid) = graph.uid_by_key.remove(&event.kv.key) else {
+        return;
+    };
     if let Some(deps) = graph.dependents.get(&uid) {
         dirty.extend(deps.iter().cloned());
     }
@@ -199,7 +241,10 @@ fn apply_event(api: &Api, graph: &mut Graph, dirty: &mut BTreeSet<String>, event
 }
 
 fn namespace_uid(graph: &Graph, ns: &str) -> Option<String> {
-    graph.uid_by_key.get(&format!("/core/namespaces/{ns}")).cloned()
+    graph
+        .uid_by_key
+        .get(&format!("/core/namespaces/{ns}"))
+        .cloned()
 }
 
 /// Updates the graph from a stored object; returns its uid if it needs attention.
@@ -215,7 +260,14 @@ fn observe(api: &Api, graph: &mut Graph, kv: &KeyValue) -> Option<String> {
     if is_ns && meta::has_pending_finalizers(&obj, true) && meta::finalizers(&obj).is_empty() {
         finalizers.push("kubernetes".into());
     }
-    let node = Node { def, namespace, name, owners: owner_refs(&obj), deleting: meta::is_deleting(&obj), finalizers };
+    let node = Node {
+        def,
+        namespace,
+        name,
+        owners: owner_refs(&obj),
+        deleting: meta::is_deleting(&obj),
+        finalizers,
+    };
     let interesting = node.deleting || !node.owners.is_empty();
     graph.insert(uid.clone(), kv.key.clone(), node);
     interesting.then_some(uid)
@@ -226,8 +278,14 @@ fn gc_user() -> UserInfo {
 }
 
 async fn process(api: &Api, graph: &Graph, uid: &str) {
-    let Some(node) = graph.nodes.get(uid) else { return };
-    let result = if node.deleting && node.def.builtin && node.def.group.is_empty() && node.def.plural == "namespaces" {
+    let Some(node) = graph.nodes.get(uid) else {
+        return;
+    };
+    let result = if node.deleting
+        && node.def.builtin
+        && node.def.group.is_empty()
+        && node.def.plural == "namespaces"
+    {
         finalize_namespace(api, graph, node).await
     } else if node.deleting && node.finalizers.iter().any(|f| f == FINALIZER_ORPHAN) {
         orphan_dependents(api, graph, uid, node).await
@@ -251,15 +309,32 @@ async fn process(api: &Api, graph: &Graph, uid: &str) {
 async fn owner_state(api: &Api, graph: &Graph, dependent: &Node, o: &OwnerRef) -> OwnerState {
     if let Some(owner) = graph.nodes.get(&o.uid) {
         let waiting = owner.deleting && owner.finalizers.iter().any(|f| f == FINALIZER_FOREGROUND);
-        return if waiting { OwnerState::Waiting } else { OwnerState::Solid };
+        return if waiting {
+            OwnerState::Waiting
+        } else {
+            OwnerState::Solid
+        };
     }
     let (group, version) = match o.api_version.split_once('/') {
         Some((g, v)) => (g, v),
         None => ("", o.api_version.as_str()),
     };
-    let Some(def) = api.registry().by_kind(group, &o.kind).cloned() else { return OwnerState::Dangling };
-    let ns = if def.namespaced { dependent.namespace.as_deref() } else { None };
-    let scope = Scope { def: def.clone(), version: def.version(version).map(|v| v.name.clone()).unwrap_or_else(|| def.storage_version().name.clone()), namespace: ns.map(String::from) };
+    let Some(def) = api.registry().by_kind(group, &o.kind).cloned() else {
+        return OwnerState::Dangling;
+    };
+    let ns = if def.namespaced {
+        dependent.namespace.as_deref()
+    } else {
+        None
+    };
+    let scope = Scope {
+        def: def.clone(),
+        version: def
+            .version(version)
+            .map(|v| v.name.clone())
+            .unwrap_or_else(|| def.storage_version().name.clone()),
+        namespace: ns.map(String::from),
+    };
     match api.get(&scope, &o.name).await {
         Ok(obj) if meta::uid(&obj) == o.uid => OwnerState::Solid,
         Ok(_) | Err(ApiError::NotFound(_)) => OwnerState::Dangling,
@@ -285,8 +360,18 @@ async fn collect_if_orphaned(api: &Api, graph: &Graph, node: &Node) -> Result<()
             return Ok(());
         }
         // Keep the object; drop references to owners that are gone or being deleted.
-        let keep: Vec<&OwnerRef> = node.owners.iter().zip(&states).filter(|(_, s)| **s == OwnerState::Solid).map(|(o, _)| o).collect();
-        return strip_owner_refs(api, &scope, &node.name, |r| keep.iter().any(|k| Some(k.uid.as_str()) == r.get("uid").and_then(Value::as_str))).await;
+        let keep: Vec<&OwnerRef> = node
+            .owners
+            .iter()
+            .zip(&states)
+            .filter(|(_, s)| **s == OwnerState::Solid)
+            .map(|(o, _)| o)
+            .collect();
+        return strip_owner_refs(api, &scope, &node.name, |r| {
+            keep.iter()
+                .any(|k| Some(k.uid.as_str()) == r.get("uid").and_then(Value::as_str))
+        })
+        .await;
     }
     if node.deleting {
         return Ok(());
@@ -300,12 +385,22 @@ async fn collect_if_orphaned(api: &Api, graph: &Graph, node: &Node) -> Result<()
     } else {
         Propagation::Background
     };
-    let opts = DeleteOptions { propagation: Some(propagation), ..Default::default() };
-    api.delete(&scope, &node.name, &opts, &gc_user()).await.map(|_| ())
+    let opts = DeleteOptions {
+        propagation: Some(propagation),
+        ..Default::default()
+    };
+    api.delete(&scope, &node.name, &opts, &gc_user())
+        .await
+        .map(|_| ())
 }
 
 /// Rewrites `ownerReferences` keeping only the entries for which `keep` holds.
-async fn strip_owner_refs(api: &Api, scope: &Scope, name: &str, keep: impl Fn(&Value) -> bool) -> Result<(), ApiError> {
+async fn strip_owner_refs(
+    api: &Api,
+    scope: &Scope,
+    name: &str,
+    keep: impl Fn(&Value) -> bool,
+) -> Result<(), ApiError> {
     let obj = api.get(scope, name).await?;
     let refs = meta::owner_references(&obj);
     let kept: Vec<Value> = refs.iter().filter(|r| keep(r)).cloned().collect();
@@ -318,12 +413,26 @@ async fn strip_owner_refs(api: &Api, scope: &Scope, name: &str, keep: impl Fn(&V
         {"op": "replace", "path": "/metadata/ownerReferences", "value": kept},
     ]);
     let body = serde_json::to_vec(&patch).expect("serializable");
-    api.patch(scope, name, Sub::Main, PatchType::Json, &body, &WriteOptions::default(), &gc_user(), Some("garbage-collector"))
-        .await
-        .map(|_| ())
+    api.patch(
+        scope,
+        name,
+        Sub::Main,
+        PatchType::Json,
+        &body,
+        &WriteOptions::default(),
+        &gc_user(),
+        Some("garbage-collector"),
+    )
+    .await
+    .map(|_| ())
 }
 
-async fn remove_finalizer(api: &Api, scope: &Scope, name: &str, finalizer: &str) -> Result<(), ApiError> {
+async fn remove_finalizer(
+    api: &Api,
+    scope: &Scope,
+    name: &str,
+    finalizer: &str,
+) -> Result<(), ApiError> {
     let obj = api.get(scope, name).await?;
     let fins = meta::finalizers(&obj);
     if !fins.iter().any(|f| f == finalizer) {
@@ -335,16 +444,36 @@ async fn remove_finalizer(api: &Api, scope: &Scope, name: &str, finalizer: &str)
         {"op": "replace", "path": "/metadata/finalizers", "value": kept},
     ]);
     let body = serde_json::to_vec(&patch).expect("serializable");
-    api.patch(scope, name, Sub::Main, PatchType::Json, &body, &WriteOptions::default(), &gc_user(), Some("garbage-collector"))
-        .await
-        .map(|_| ())
+    api.patch(
+        scope,
+        name,
+        Sub::Main,
+        PatchType::Json,
+        &body,
+        &WriteOptions::default(),
+        &gc_user(),
+        Some("garbage-collector"),
+    )
+    .await
+    .map(|_| ())
 }
 
-async fn orphan_dependents(api: &Api, graph: &Graph, uid: &str, node: &Node) -> Result<(), ApiError> {
+async fn orphan_dependents(
+    api: &Api,
+    graph: &Graph,
+    uid: &str,
+    node: &Node,
+) -> Result<(), ApiError> {
     for dep_uid in graph.dependents.get(uid).into_iter().flatten() {
-        let Some(dep) = graph.nodes.get(dep_uid) else { continue };
+        let Some(dep) = graph.nodes.get(dep_uid) else {
+            continue;
+        };
         let scope = api.scope_of(&dep.def, dep.namespace.as_deref());
-        match strip_owner_refs(api, &scope, &dep.name, |r| r.get("uid").and_then(Value::as_str) != Some(uid)).await {
+        match strip_owner_refs(api, &scope, &dep.name, |r| {
+            r.get("uid").and_then(Value::as_str) != Some(uid)
+        })
+        .await
+        {
             Ok(()) | Err(ApiError::NotFound(_)) => {}
             Err(e) => return Err(e),
         }
@@ -353,15 +482,24 @@ async fn orphan_dependents(api: &Api, graph: &Graph, uid: &str, node: &Node) -> 
     remove_finalizer(api, &scope, &node.name, FINALIZER_ORPHAN).await
 }
 
-async fn delete_dependents(api: &Api, graph: &Graph, uid: &str, node: &Node) -> Result<(), ApiError> {
+async fn delete_dependents(
+    api: &Api,
+    graph: &Graph,
+    uid: &str,
+    node: &Node,
+) -> Result<(), ApiError> {
     let mut blocking = 0;
     for dep_uid in graph.dependents.get(uid).into_iter().flatten() {
-        let Some(dep) = graph.nodes.get(dep_uid) else { continue };
+        let Some(dep) = graph.nodes.get(dep_uid) else {
+            continue;
+        };
         if dep.owners.iter().any(|o| o.uid == uid && o.block) {
             blocking += 1;
         }
         if !dep.deleting {
-            collect_if_orphaned(api, graph, dep).await.or_else(ignore_gone)?;
+            collect_if_orphaned(api, graph, dep)
+                .await
+                .or_else(ignore_gone)?;
         }
     }
     if blocking == 0 {
@@ -383,22 +521,47 @@ async fn finalize_namespace(api: &Api, graph: &Graph, node: &Node) -> Result<(),
     let ns = node.name.as_str();
     let user = UserInfo::new(NS_USER, &["system:serviceaccounts", "system:authenticated"]);
     let mut remaining = 0usize;
-    for (_, n) in graph.nodes.iter().filter(|(_, n)| n.namespace.as_deref() == Some(ns)) {
+    for (_, n) in graph
+        .nodes
+        .iter()
+        .filter(|(_, n)| n.namespace.as_deref() == Some(ns))
+    {
         remaining += 1;
         if !n.deleting {
             let scope = api.scope_of(&n.def, Some(ns));
-            let opts = DeleteOptions { propagation: Some(Propagation::Background), ..Default::default() };
-            api.delete(&scope, &n.name, &opts, &user).await.map(|_| ()).or_else(ignore_gone)?;
+            let opts = DeleteOptions {
+                propagation: Some(Propagation::Background),
+                ..Default::default()
+            };
+            api.delete(&scope, &n.name, &opts, &user)
+                .await
+                .map(|_| ())
+                .or_else(ignore_gone)?;
         }
     }
     if remaining > 0 {
         return Ok(());
     }
     // Double-check against the store before finalizing: nothing may be left behind.
-    for def in api.registry().all().iter().filter(|d| d.namespaced && d.storage_of.as_ref().is_none_or(|(gr, _)| gr.group == d.group && gr.resource == d.plural)) {
+    for def in api.registry().all().iter().filter(|d| {
+        d.namespaced
+            && d.storage_of
+                .as_ref()
+                .is_none_or(|(gr, _)| gr.group == d.group && gr.resource == d.plural)
+    }) {
         let scope = api.scope_of(def, Some(ns));
         let (items, _, _) = api
-            .list_items(&scope, &ListOptions { limit: Some(1), ..Default::default() }, &super::read::Filter { labels: None, fields: None })
+            .list_items(
+                &scope,
+                &ListOptions {
+                    limit: Some(1),
+                    ..Default::default()
+                },
+                &super::read::Filter {
+                    labels: None,
+                    fields: None,
+                },
+            )
             .await?;
         if !items.is_empty() {
             return Ok(());
@@ -411,6 +574,16 @@ async fn finalize_namespace(api: &Api, graph: &Graph, node: &Node) -> Result<(),
         {"op": "replace", "path": "/spec/finalizers", "value": []},
     ]);
     let body = serde_json::to_vec(&patch).expect("serializable");
-    api.patch(&scope, ns, Sub::Main, PatchType::Json, &body, &WriteOptions::default(), &user, Some("namespace-controller")).await?;
+    api.patch(
+        &scope,
+        ns,
+        Sub::Main,
+        PatchType::Json,
+        &body,
+        &WriteOptions::default(),
+        &user,
+        Some("namespace-controller"),
+    )
+    .await?;
     Ok(())
 }

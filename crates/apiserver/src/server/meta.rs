@@ -27,14 +27,19 @@ pub fn prefix(def: &ResourceDef, namespace: Option<&str>) -> String {
 /// Now, with second precision, as Kubernetes writes `creationTimestamp`.
 pub fn now() -> String {
     let ts = jiff::Timestamp::now();
-    jiff::Timestamp::from_second(ts.as_second()).expect("in range").to_string()
+    jiff::Timestamp::from_second(ts.as_second())
+        .expect("in range")
+        .to_string()
 }
 
 /// Now with microseconds, as in `managedFields[].time`-adjacent MicroTime fields.
 pub fn now_micro() -> String {
     let ts = jiff::Timestamp::now();
     let micros = ts.as_microsecond();
-    jiff::Timestamp::from_microsecond(micros).expect("in range").strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    jiff::Timestamp::from_microsecond(micros)
+        .expect("in range")
+        .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
 }
 
 /// A name from `generateName`: the prefix plus five characters from the same alphabet as
@@ -42,10 +47,16 @@ pub fn now_micro() -> String {
 pub fn generate_name(prefix: &str) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut rng = rand::rng();
-    let suffix: String = (0..5).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    let suffix: String = (0..5)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect();
     // apimachinery trims the prefix so the result fits in 63 characters.
     let max_prefix = 63 - 5;
-    let p = if prefix.len() > max_prefix { &prefix[..max_prefix] } else { prefix };
+    let p = if prefix.len() > max_prefix {
+        &prefix[..max_prefix]
+    } else {
+        prefix
+    };
     format!("{p}{suffix}")
 }
 
@@ -54,11 +65,19 @@ pub fn validate_name(def: &ResourceDef, name: &str) -> Vec<Cause> {
     let mut causes = Vec::new();
     let field = "metadata.name";
     if name.is_empty() {
-        causes.push(Cause::required(field, "Required value: name or generateName is required"));
+        causes.push(Cause::required(
+            field,
+            "Required value: name or generateName is required",
+        ));
         return causes;
     }
-    let label_only = def.group.is_empty() && matches!(def.plural.as_str(), "namespaces" | "services");
-    let ok = if label_only { is_dns1123_label(name) } else { is_dns1123_subdomain(name) };
+    let label_only =
+        def.group.is_empty() && matches!(def.plural.as_str(), "namespaces" | "services");
+    let ok = if label_only {
+        is_dns1123_label(name)
+    } else {
+        is_dns1123_subdomain(name)
+    };
     if !ok {
         let msg = if label_only {
             format!(
@@ -77,7 +96,8 @@ pub fn validate_name(def: &ResourceDef, name: &str) -> Vec<Cause> {
 pub fn is_dns1123_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
@@ -89,7 +109,9 @@ pub fn is_dns1123_subdomain(s: &str) -> bool {
 /// `metadata` of an object (empty map if absent or malformed).
 pub fn metadata(obj: &Value) -> &Map<String, Value> {
     static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
-    obj.get("metadata").and_then(Value::as_object).unwrap_or_else(|| EMPTY.get_or_init(Map::new))
+    obj.get("metadata")
+        .and_then(Value::as_object)
+        .unwrap_or_else(|| EMPTY.get_or_init(Map::new))
 }
 
 /// `metadata`, created if missing.
@@ -116,7 +138,11 @@ pub fn finalizers(obj: &Value) -> Vec<String> {
     metadata(obj)
         .get("finalizers")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|f| f.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -133,15 +159,25 @@ pub fn set_finalizers(obj: &mut Value, finalizers: &[String]) {
 /// `spec.finalizers` (emptied by the namespace controller once the namespace is empty).
 pub fn has_pending_finalizers(obj: &Value, is_namespace: bool) -> bool {
     !finalizers(obj).is_empty()
-        || (is_namespace && obj.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|a| !a.is_empty()))
+        || (is_namespace
+            && obj
+                .pointer("/spec/finalizers")
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty()))
 }
 
 pub fn is_deleting(obj: &Value) -> bool {
-    metadata(obj).get("deletionTimestamp").is_some_and(|v| !v.is_null())
+    metadata(obj)
+        .get("deletionTimestamp")
+        .is_some_and(|v| !v.is_null())
 }
 
 pub fn owner_references(obj: &Value) -> Vec<Value> {
-    metadata(obj).get("ownerReferences").and_then(Value::as_array).cloned().unwrap_or_default()
+    metadata(obj)
+        .get("ownerReferences")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// Sets `metadata.resourceVersion`.
@@ -177,10 +213,16 @@ fn strip_bookkeeping(v: &Value) -> Value {
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("resourceVersion");
         m.remove("managedFields");
-        if m.get("annotations").and_then(Value::as_object).is_some_and(|a| a.is_empty()) {
+        if m.get("annotations")
+            .and_then(Value::as_object)
+            .is_some_and(|a| a.is_empty())
+        {
             m.remove("annotations");
         }
-        if m.get("labels").and_then(Value::as_object).is_some_and(|a| a.is_empty()) {
+        if m.get("labels")
+            .and_then(Value::as_object)
+            .is_some_and(|a| a.is_empty())
+        {
             m.remove("labels");
         }
     }
@@ -204,7 +246,15 @@ pub fn normalize_metadata(obj: &mut Value) {
 /// Removes fields a client may not set on create (they are assigned by the server).
 pub fn reset_server_fields(obj: &mut Value) {
     let m = metadata_mut(obj);
-    for f in ["uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "selfLink"] {
+    for f in [
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+        "selfLink",
+    ] {
         m.remove(f);
     }
 }
@@ -223,10 +273,16 @@ mod tests {
     #[test]
     fn keys_separate_groups_namespaces_and_names() {
         let d = def("kubevirt.io", "virtualmachines", true);
-        assert_eq!(key(&d, Some("default"), "vm1"), "/kubevirt.io/virtualmachines/default/vm1");
+        assert_eq!(
+            key(&d, Some("default"), "vm1"),
+            "/kubevirt.io/virtualmachines/default/vm1"
+        );
         assert_eq!(prefix(&d, None), "/kubevirt.io/virtualmachines/");
         let n = def("", "namespaces", false);
-        assert_eq!(key(&n, Some("ignored"), "default"), "/core/namespaces/default");
+        assert_eq!(
+            key(&n, Some("ignored"), "default"),
+            "/core/namespaces/default"
+        );
     }
 
     #[test]

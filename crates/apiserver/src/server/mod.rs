@@ -28,8 +28,10 @@ use crate::plugin::{Admission, AdmissionRequest, Operation, Plugins, UserInfo};
 use crate::registry::{Registry, ResourceDef};
 use crate::store::{KeyValue, Storage};
 
+pub use options::{
+    DeleteOptions, FieldValidation, ListOptions, PatchType, Propagation, WriteOptions,
+};
 pub use write::Sub;
-pub use options::{DeleteOptions, FieldValidation, ListOptions, PatchType, Propagation, WriteOptions};
 
 /// A collection a request is about: a resource at a version, in a namespace or across all.
 #[derive(Clone, Debug)]
@@ -79,7 +81,13 @@ impl Api {
         for g in &plugins.groups {
             registry.register_plugin_group(g.group());
         }
-        Api { inner: Arc::new(Inner { registry, store, plugins }) }
+        Api {
+            inner: Arc::new(Inner {
+                registry,
+                store,
+                plugins,
+            }),
+        }
     }
 
     pub fn registry(&self) -> &Registry {
@@ -95,14 +103,24 @@ impl Api {
     }
 
     /// The scope for `group/version/plural` in `namespace`, or 404 if not served.
-    pub fn scope(&self, group: &str, version: &str, plural: &str, namespace: Option<&str>) -> Result<Scope, ApiError> {
+    pub fn scope(
+        &self,
+        group: &str,
+        version: &str,
+        plural: &str,
+        namespace: Option<&str>,
+    ) -> Result<Scope, ApiError> {
         let def = self
             .inner
             .registry
             .lookup(group, version, plural)
             .ok_or_else(|| ApiError::NotFound(Target::new(group, plural, "")))?;
         Ok(Scope {
-            namespace: if def.namespaced { namespace.map(String::from) } else { None },
+            namespace: if def.namespaced {
+                namespace.map(String::from)
+            } else {
+                None
+            },
             def: def.clone(),
             version: version.to_string(),
         })
@@ -122,7 +140,10 @@ impl Api {
             return conv.from_storage(&scope.version, obj);
         }
         if let Some(o) = obj.as_object_mut() {
-            o.insert("apiVersion".into(), Value::String(scope.def.api_version(&scope.version)));
+            o.insert(
+                "apiVersion".into(),
+                Value::String(scope.def.api_version(&scope.version)),
+            );
             o.insert("kind".into(), Value::String(scope.def.kind.clone()));
         }
         Ok(obj)
@@ -134,14 +155,23 @@ impl Api {
             return conv.to_storage(&scope.version, obj);
         }
         if let Some(o) = obj.as_object_mut() {
-            o.insert("apiVersion".into(), Value::String(scope.def.api_version(&scope.def.storage_version().name)));
+            o.insert(
+                "apiVersion".into(),
+                Value::String(scope.def.api_version(&scope.def.storage_version().name)),
+            );
             o.insert("kind".into(), Value::String(scope.def.kind.clone()));
         }
         Ok(obj)
     }
 
     fn admission_for(&self, def: &ResourceDef) -> Vec<Arc<dyn Admission>> {
-        self.inner.plugins.admission.iter().filter(|a| a.handles(def)).cloned().collect()
+        self.inner
+            .plugins
+            .admission
+            .iter()
+            .filter(|a| a.handles(def))
+            .cloned()
+            .collect()
     }
 
     /// Runs mutating then validating admission; returns the warnings.
@@ -161,7 +191,10 @@ impl Api {
         if plugins.is_empty() {
             return Ok(vec![]);
         }
-        let ns = meta::meta_str(object, "namespace").map(String::from).or_else(|| scope.namespace.clone()).unwrap_or_default();
+        let ns = meta::meta_str(object, "namespace")
+            .map(String::from)
+            .or_else(|| scope.namespace.clone())
+            .unwrap_or_default();
         let req = AdmissionRequest {
             operation,
             resource: &scope.def,
@@ -184,16 +217,28 @@ impl Api {
 }
 
 /// Namespaces every cluster has.
-pub const DEFAULT_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const DEFAULT_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 impl Api {
     /// Creates the default namespaces that are missing (idempotent; run at every start).
     pub async fn bootstrap(&self) -> Result<(), ApiError> {
-        let Ok(scope) = self.scope("", "v1", "namespaces", None) else { return Ok(()) };
+        let Ok(scope) = self.scope("", "v1", "namespaces", None) else {
+            return Ok(());
+        };
         let user = UserInfo::system("kubevirtd");
         for ns in DEFAULT_NAMESPACES {
             let obj = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
-            match self.create(&scope, obj, &WriteOptions::default(), &user, Some("kubevirtd")).await {
+            match self
+                .create(
+                    &scope,
+                    obj,
+                    &WriteOptions::default(),
+                    &user,
+                    Some("kubevirtd"),
+                )
+                .await
+            {
                 Ok(_) | Err(ApiError::AlreadyExists(_)) => {}
                 Err(e) => return Err(e),
             }

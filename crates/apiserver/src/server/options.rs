@@ -93,7 +93,9 @@ fn parse_bool(q: &Query, k: &str) -> Result<bool, ApiError> {
         None | Some("") => Ok(false),
         Some("true") | Some("1") => Ok(true),
         Some("false") | Some("0") => Ok(false),
-        Some(other) => Err(ApiError::bad_request(format!("invalid boolean value for {k}: {other:?}"))),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "invalid boolean value for {k}: {other:?}"
+        ))),
     }
 }
 
@@ -123,7 +125,9 @@ impl WriteOptions {
         };
         Ok(WriteOptions {
             dry_run: parse_dry_run(q)?,
-            field_manager: first(q, "fieldManager").filter(|s| !s.is_empty()).map(String::from),
+            field_manager: first(q, "fieldManager")
+                .filter(|s| !s.is_empty())
+                .map(String::from),
             field_validation,
             force: parse_bool(q, "force")?,
         })
@@ -142,7 +146,10 @@ impl ListOptions {
         };
         let timeout_seconds = match first(q, "timeoutSeconds") {
             None | Some("") => None,
-            Some(s) => Some(s.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds {s:?}")))?),
+            Some(s) => Some(
+                s.parse::<u64>()
+                    .map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds {s:?}")))?,
+            ),
         };
         let resource_version_match = match first(q, "resourceVersionMatch") {
             None | Some("") => VersionMatch::Unset,
@@ -155,11 +162,19 @@ impl ListOptions {
             }
         };
         Ok(ListOptions {
-            label_selector: first(q, "labelSelector").filter(|s| !s.is_empty()).map(String::from),
-            field_selector: first(q, "fieldSelector").filter(|s| !s.is_empty()).map(String::from),
+            label_selector: first(q, "labelSelector")
+                .filter(|s| !s.is_empty())
+                .map(String::from),
+            field_selector: first(q, "fieldSelector")
+                .filter(|s| !s.is_empty())
+                .map(String::from),
             limit,
-            continue_token: first(q, "continue").filter(|s| !s.is_empty()).map(String::from),
-            resource_version: first(q, "resourceVersion").filter(|s| !s.is_empty()).map(String::from),
+            continue_token: first(q, "continue")
+                .filter(|s| !s.is_empty())
+                .map(String::from),
+            resource_version: first(q, "resourceVersion")
+                .filter(|s| !s.is_empty())
+                .map(String::from),
             resource_version_match,
             watch: parse_bool(q, "watch")?,
             allow_watch_bookmarks: parse_bool(q, "allowWatchBookmarks")?,
@@ -175,7 +190,9 @@ impl DeleteOptions {
         let mut o = DeleteOptions {
             grace_period_seconds: match first(q, "gracePeriodSeconds") {
                 None | Some("") => None,
-                Some(s) => Some(s.parse().map_err(|_| ApiError::bad_request(format!("invalid gracePeriodSeconds {s:?}")))?),
+                Some(s) => Some(s.parse().map_err(|_| {
+                    ApiError::bad_request(format!("invalid gracePeriodSeconds {s:?}"))
+                })?),
             },
             propagation: match first(q, "propagationPolicy") {
                 None | Some("") => None,
@@ -203,8 +220,10 @@ impl DeleteOptions {
             }
             if let Some(pre) = v.get("preconditions") {
                 o.precondition_uid = pre.get("uid").and_then(Value::as_str).map(String::from);
-                o.precondition_resource_version =
-                    pre.get("resourceVersion").and_then(Value::as_str).map(String::from);
+                o.precondition_resource_version = pre
+                    .get("resourceVersion")
+                    .and_then(Value::as_str)
+                    .map(String::from);
             }
             if let Some(d) = v.get("dryRun").and_then(Value::as_array) {
                 o.dry_run = d.iter().any(|x| x == "All");
@@ -226,8 +245,14 @@ fn parse_propagation(s: &str) -> Result<Propagation, ApiError> {
 }
 
 fn trim(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
-    let end = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &b[start..end]
 }
 
@@ -247,7 +272,9 @@ impl PatchType {
             "application/json-patch+json" => Some(PatchType::Json),
             "application/merge-patch+json" => Some(PatchType::Merge),
             "application/strategic-merge-patch+json" => Some(PatchType::Strategic),
-            "application/apply-patch+yaml" | "application/apply-patch+json" => Some(PatchType::Apply),
+            "application/apply-patch+yaml" | "application/apply-patch+json" => {
+                Some(PatchType::Apply)
+            }
             _ => None,
         }
     }
@@ -273,7 +300,9 @@ pub enum IncludeObject {
 
 /// Picks the first acceptable media type from `Accept`, as the real server's negotiation does.
 pub fn negotiate(accept: Option<&str>, q: &Query) -> Result<Format, ApiError> {
-    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else { return Ok(Format::Json) };
+    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
+        return Ok(Format::Json);
+    };
     for part in accept.split(',') {
         let mut fields = part.split(';').map(str::trim);
         let media = fields.next().unwrap_or("");
@@ -290,7 +319,9 @@ pub fn negotiate(accept: Option<&str>, q: &Query) -> Result<Format, ApiError> {
                 };
                 return Ok(Format::Table(include));
             }
-            ("application/json" | "*/*" | "application/*", Some(p)) if p.starts_with("PartialObjectMetadata") => {
+            ("application/json" | "*/*" | "application/*", Some(p))
+                if p.starts_with("PartialObjectMetadata") =>
+            {
                 return Ok(Format::Metadata);
             }
             ("application/json" | "*/*" | "application/*", None) => return Ok(Format::Json),
@@ -302,7 +333,9 @@ pub fn negotiate(accept: Option<&str>, q: &Query) -> Result<Format, ApiError> {
     // application/json too; otherwise refuse as the real server does.
     if accept.contains("application/vnd.kubernetes.protobuf") && !accept.contains("json") {
         return Err(ApiError::NotAcceptable {
-            message: "only the following media types are accepted: application/json, application/yaml".into(),
+            message:
+                "only the following media types are accepted: application/json, application/yaml"
+                    .into(),
         });
     }
     Ok(Format::Json)
@@ -315,9 +348,15 @@ mod tests {
     #[test]
     fn kubectl_get_asks_for_a_table() {
         let a = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
-        assert_eq!(negotiate(Some(a), &Query::new()).unwrap(), Format::Table(IncludeObject::Metadata));
+        assert_eq!(
+            negotiate(Some(a), &Query::new()).unwrap(),
+            Format::Table(IncludeObject::Metadata)
+        );
         let q = parse_query(Some("includeObject=Object"));
-        assert_eq!(negotiate(Some(a), &q).unwrap(), Format::Table(IncludeObject::Object));
+        assert_eq!(
+            negotiate(Some(a), &q).unwrap(),
+            Format::Table(IncludeObject::Object)
+        );
     }
 
     #[test]
@@ -344,7 +383,10 @@ mod tests {
     fn bad_dry_run_and_field_validation_are_rejected() {
         assert!(WriteOptions::from_query(&parse_query(Some("dryRun=Some"))).is_err());
         assert!(WriteOptions::from_query(&parse_query(Some("fieldValidation=Loose"))).is_err());
-        let w = WriteOptions::from_query(&parse_query(Some("dryRun=All&fieldValidation=Strict&force=true&fieldManager=kubectl"))).unwrap();
+        let w = WriteOptions::from_query(&parse_query(Some(
+            "dryRun=All&fieldValidation=Strict&force=true&fieldManager=kubectl",
+        )))
+        .unwrap();
         assert!(w.dry_run && w.force);
         assert_eq!(w.field_validation, FieldValidation::Strict);
     }
@@ -359,13 +401,21 @@ mod tests {
         assert_eq!(o.grace_period_seconds, Some(5));
         assert_eq!(o.propagation, Some(Propagation::Foreground));
         assert_eq!(o.precondition_uid.as_deref(), Some("u1"));
-        assert!(DeleteOptions::parse(&Query::new(), br#"{"propagationPolicy":"Sideways"}"#).is_err());
+        assert!(
+            DeleteOptions::parse(&Query::new(), br#"{"propagationPolicy":"Sideways"}"#).is_err()
+        );
     }
 
     #[test]
     fn patch_types_follow_content_type() {
-        assert_eq!(PatchType::from_content_type("application/merge-patch+json"), Some(PatchType::Merge));
-        assert_eq!(PatchType::from_content_type("application/apply-patch+yaml; charset=utf-8"), Some(PatchType::Apply));
+        assert_eq!(
+            PatchType::from_content_type("application/merge-patch+json"),
+            Some(PatchType::Merge)
+        );
+        assert_eq!(
+            PatchType::from_content_type("application/apply-patch+yaml; charset=utf-8"),
+            Some(PatchType::Apply)
+        );
         assert_eq!(PatchType::from_content_type("text/plain"), None);
     }
 }

@@ -21,7 +21,9 @@ pub(crate) struct Filter {
 impl Filter {
     pub fn parse(scope: &Scope, opts: &ListOptions) -> Result<Filter, ApiError> {
         let labels = match &opts.label_selector {
-            Some(s) => Some(LabelSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?),
+            Some(s) => {
+                Some(LabelSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?)
+            }
             None => None,
         };
         let fields = match &opts.field_selector {
@@ -36,7 +38,8 @@ impl Filter {
 
     /// Whether an object (in the client's version) passes both selectors.
     pub fn matches(&self, obj: &Value) -> bool {
-        self.labels.as_ref().is_none_or(|l| l.matches(obj)) && self.fields.as_ref().is_none_or(|f| f.matches(obj))
+        self.labels.as_ref().is_none_or(|l| l.matches(obj))
+            && self.fields.as_ref().is_none_or(|f| f.matches(obj))
     }
 }
 
@@ -46,8 +49,14 @@ fn encode_continue(rev: Revision, key: &str) -> String {
 }
 
 fn decode_continue(token: &str, prefix: &str) -> Result<(Revision, String), ApiError> {
-    let bad = || ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
-    let raw = URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).map_err(|_| bad())?;
+    let bad = || {
+        ApiError::bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+        )
+    };
+    let raw = URL_SAFE_NO_PAD
+        .decode(token.trim_end_matches('='))
+        .map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
     let rev = v.get("rv").and_then(Value::as_u64).ok_or_else(bad)?;
     let start = v.get("start").and_then(Value::as_str).ok_or_else(bad)?;
@@ -84,7 +93,12 @@ impl Api {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Err(ApiError::Timeout { message: format!("Too large resource version: {rev}, current: {}", self.inner.store.current_revision()) })
+        Err(ApiError::Timeout {
+            message: format!(
+                "Too large resource version: {rev}, current: {}",
+                self.inner.store.current_revision()
+            ),
+        })
     }
 
     /// A list object (`<Kind>List`) in the client's version.
@@ -137,7 +151,10 @@ impl Api {
             && scope.namespace.is_some() | !scope.def.namespaced
         {
             let rev = store.current_revision();
-            let kv = store.get(&scope.key(name)).await.map_err(|e| ApiError::from_store(e, collection.clone()))?;
+            let kv = store
+                .get(&scope.key(name))
+                .await
+                .map_err(|e| ApiError::from_store(e, collection.clone()))?;
             let mut items = Vec::new();
             if let Some(kv) = kv {
                 let obj = self.decode(scope, &kv)?;
@@ -180,7 +197,11 @@ impl Api {
             }
             start_after = resp.items.last().map(|kv| kv.key.clone());
         }
-        Ok((items, revision.unwrap_or_else(|| store.current_revision()), None))
+        Ok((
+            items,
+            revision.unwrap_or_else(|| store.current_revision()),
+            None,
+        ))
     }
 }
 
@@ -199,7 +220,10 @@ mod tests {
     #[test]
     fn continue_tokens_round_trip_and_are_bound_to_their_collection() {
         let t = encode_continue(42, "/core/pods/default/p1");
-        assert_eq!(decode_continue(&t, "/core/pods/default/").unwrap(), (42, "/core/pods/default/p1".to_string()));
+        assert_eq!(
+            decode_continue(&t, "/core/pods/default/").unwrap(),
+            (42, "/core/pods/default/p1".to_string())
+        );
         assert!(decode_continue(&t, "/core/pods/other/").is_err());
         assert!(decode_continue("garbage!", "/").is_err());
     }

@@ -41,8 +41,11 @@ pub fn prune_and_validate(schema: &Value, object: &mut Value) -> Report {
     if let Some(obj) = object.as_object_mut() {
         // apiVersion, kind and metadata are always allowed at the root; metadata is ObjectMeta.
         if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-            let unknown: Vec<String> =
-                meta.keys().filter(|k| !OBJECT_META_FIELDS.contains(&k.as_str())).cloned().collect();
+            let unknown: Vec<String> = meta
+                .keys()
+                .filter(|k| !OBJECT_META_FIELDS.contains(&k.as_str()))
+                .cloned()
+                .collect();
             for k in unknown {
                 meta.remove(&k);
                 report.unknown.push(format!("metadata.{k}"));
@@ -54,14 +57,27 @@ pub fn prune_and_validate(schema: &Value, object: &mut Value) -> Report {
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 fn preserves_unknown(schema: &Value) -> bool {
-    schema.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool) == Some(true)
+    schema
+        .get("x-kubernetes-preserve-unknown-fields")
+        .and_then(Value::as_bool)
+        == Some(true)
 }
 
-fn walk_object(schema: &Value, obj: &mut Map<String, Value>, path: &str, root: bool, report: &mut Report) {
+fn walk_object(
+    schema: &Value,
+    obj: &mut Map<String, Value>,
+    path: &str,
+    root: bool,
+    report: &mut Report,
+) {
     let props = schema.get("properties").and_then(Value::as_object);
     let additional = schema.get("additionalProperties");
     let keys: Vec<String> = obj.keys().cloned().collect();
@@ -80,8 +96,11 @@ fn walk_object(schema: &Value, obj: &mut Map<String, Value>, path: &str, root: b
                 walk_value(s, v, &child_path, report);
             }
             None => {
-                let allowed = preserves_unknown(schema) || additional.and_then(Value::as_bool) == Some(true);
-                if !allowed && (props.is_some() || additional.is_some() || !preserves_unknown(schema)) {
+                let allowed =
+                    preserves_unknown(schema) || additional.and_then(Value::as_bool) == Some(true);
+                if !allowed
+                    && (props.is_some() || additional.is_some() || !preserves_unknown(schema))
+                {
                     obj.remove(&k);
                     report.unknown.push(child_path);
                 }
@@ -91,7 +110,9 @@ fn walk_object(schema: &Value, obj: &mut Map<String, Value>, path: &str, root: b
     if let Some(required) = schema.get("required").and_then(Value::as_array) {
         for r in required.iter().filter_map(Value::as_str) {
             if !obj.contains_key(r) {
-                report.errors.push(Cause::required(join(path, r), "Required value"));
+                report
+                    .errors
+                    .push(Cause::required(join(path, r), "Required value"));
             }
         }
     }
@@ -114,11 +135,19 @@ fn walk_value(schema: &Value, v: &mut Value, path: &str, report: &mut Report) {
         // Null is dropped by the real server's decoder unless the schema is nullable.
         return;
     }
-    if schema.get("x-kubernetes-int-or-string").and_then(Value::as_bool) == Some(true) {
+    if schema
+        .get("x-kubernetes-int-or-string")
+        .and_then(Value::as_bool)
+        == Some(true)
+    {
         if !(v.is_string() || v.is_i64() || v.is_u64()) {
             report.errors.push(Cause::invalid(
                 path,
-                format!("Invalid value: \"{}\": {path} in body must be of type integer,string: \"{}\"", type_name(v), type_name(v)),
+                format!(
+                    "Invalid value: \"{}\": {path} in body must be of type integer,string: \"{}\"",
+                    type_name(v),
+                    type_name(v)
+                ),
             ));
         }
         return;
@@ -137,7 +166,11 @@ fn walk_value(schema: &Value, v: &mut Value, path: &str, report: &mut Report) {
     if let Some(values) = schema.get("enum").and_then(Value::as_array)
         && !values.contains(v)
     {
-        let list = values.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ");
+        let list = values
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
         report.errors.push(Cause::new(
             "FieldValueNotSupported",
             format!("Unsupported value: {v}: supported values: {list}"),
@@ -194,15 +227,22 @@ mod tests {
         let mut o = json!({"apiVersion": "x/v1", "kind": "K", "metadata": {"name": "a", "bogus": 1},
             "spec": {"template": {"anything": 1}, "foo": 1, "items": [{"n": "a", "m": 2}]}, "extra": true});
         let r = prune_and_validate(&schema(), &mut o);
-        assert_eq!(r.unknown, vec!["metadata.bogus", "spec.foo", "spec.items[0].m", "extra"]);
+        assert_eq!(
+            r.unknown,
+            vec!["metadata.bogus", "spec.foo", "spec.items[0].m", "extra"]
+        );
         assert!(r.errors.is_empty(), "{:?}", r.errors);
-        assert_eq!(o["spec"]["template"]["anything"], 1, "preserve-unknown-fields keeps data");
+        assert_eq!(
+            o["spec"]["template"]["anything"], 1,
+            "preserve-unknown-fields keeps data"
+        );
         assert!(o.get("extra").is_none());
     }
 
     #[test]
     fn wrong_types_and_values_are_errors() {
-        let mut o = json!({"spec": {"template": {}, "replicas": "three", "strategy": "C", "mem": 1.5}});
+        let mut o =
+            json!({"spec": {"template": {}, "replicas": "three", "strategy": "C", "mem": 1.5}});
         let r = prune_and_validate(&schema(), &mut o);
         let fields: Vec<_> = r.errors.iter().map(|c| c.field.as_str()).collect();
         assert_eq!(fields, vec!["spec.replicas", "spec.strategy", "spec.mem"]);
@@ -213,7 +253,10 @@ mod tests {
     fn missing_required_fields_are_reported() {
         let mut o = json!({"spec": {}});
         let r = prune_and_validate(&schema(), &mut o);
-        assert_eq!(r.errors, vec![Cause::required("spec.template", "Required value")]);
+        assert_eq!(
+            r.errors,
+            vec![Cause::required("spec.template", "Required value")]
+        );
     }
 
     #[test]

@@ -10,14 +10,18 @@ use crate::registry::{PrinterColumn, ResourceDef};
 
 const NAME_DESCRIPTION: &str = "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
 
-const AGE_DESCRIPTION: &str = "CreationTimestamp is a timestamp representing the server time when this object was created.";
+const AGE_DESCRIPTION: &str =
+    "CreationTimestamp is a timestamp representing the server time when this object was created.";
 
 /// Columns after Name: the renderer's, the version's printer columns, or Age.
 pub fn columns(def: &ResourceDef, version: &str) -> Vec<PrinterColumn> {
     if let Some(r) = &def.table {
         return r.columns();
     }
-    let cols = def.version(version).map(|v| v.printer_columns.clone()).unwrap_or_default();
+    let cols = def
+        .version(version)
+        .map(|v| v.printer_columns.clone())
+        .unwrap_or_default();
     if cols.is_empty() {
         vec![PrinterColumn {
             name: "Age".into(),
@@ -49,10 +53,19 @@ fn column_definitions(cols: &[PrinterColumn]) -> Vec<Value> {
 }
 
 /// A Table of `objects` (already in the client's version).
-pub fn table(def: &ResourceDef, version: &str, objects: &[Value], include: IncludeObject, list_meta: Value) -> Value {
+pub fn table(
+    def: &ResourceDef,
+    version: &str,
+    objects: &[Value],
+    include: IncludeObject,
+    list_meta: Value,
+) -> Value {
     let cols = columns(def, version);
     let now = jiff::Timestamp::now();
-    let rows: Vec<Value> = objects.iter().map(|o| row(def, &cols, o, include, now)).collect();
+    let rows: Vec<Value> = objects
+        .iter()
+        .map(|o| row(def, &cols, o, include, now))
+        .collect();
     json!({
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
@@ -62,14 +75,28 @@ pub fn table(def: &ResourceDef, version: &str, objects: &[Value], include: Inclu
     })
 }
 
-fn row(def: &ResourceDef, cols: &[PrinterColumn], obj: &Value, include: IncludeObject, now: jiff::Timestamp) -> Value {
-    let mut cells = if has_name_column(cols) { vec![] } else { vec![json!(meta::name(obj))] };
+fn row(
+    def: &ResourceDef,
+    cols: &[PrinterColumn],
+    obj: &Value,
+    include: IncludeObject,
+    now: jiff::Timestamp,
+) -> Value {
+    let mut cells = if has_name_column(cols) {
+        vec![]
+    } else {
+        vec![json!(meta::name(obj))]
+    };
     let raw: Vec<Value> = match &def.table {
         Some(r) => r.cells(obj),
         None => cols.iter().map(|c| cell(c, obj)).collect(),
     };
     for (c, v) in cols.iter().zip(raw) {
-        cells.push(if c.type_ == "date" { age_cell(&v, now) } else { v });
+        cells.push(if c.type_ == "date" {
+            age_cell(&v, now)
+        } else {
+            v
+        });
     }
     let object = match include {
         IncludeObject::None => Value::Null,
@@ -97,7 +124,9 @@ pub fn partial_metadata(obj: &Value) -> Value {
 /// The first value a column's JSONPath selects, converted to the column type.
 fn cell(c: &PrinterColumn, obj: &Value) -> Value {
     let found = jsonpath::select(&c.json_path, obj);
-    let Some(v) = found.into_iter().next() else { return Value::Null };
+    let Some(v) = found.into_iter().next() else {
+        return Value::Null;
+    };
     match c.type_.as_str() {
         "integer" => v.as_i64().map(Value::from).unwrap_or(Value::Null),
         "number" => v.as_f64().map(Value::from).unwrap_or(Value::Null),
@@ -132,7 +161,11 @@ pub fn human_duration(seconds: i64) -> String {
     let minutes = seconds / 60;
     if minutes < 10 {
         let s = seconds % 60;
-        return if s == 0 { format!("{minutes}m") } else { format!("{minutes}m{s}s") };
+        return if s == 0 {
+            format!("{minutes}m")
+        } else {
+            format!("{minutes}m{s}s")
+        };
     }
     if minutes < 180 {
         return format!("{minutes}m");
@@ -140,21 +173,33 @@ pub fn human_duration(seconds: i64) -> String {
     let hours = seconds / 3600;
     if hours < 8 {
         let m = minutes % 60;
-        return if m == 0 { format!("{hours}h") } else { format!("{hours}h{m}m") };
+        return if m == 0 {
+            format!("{hours}h")
+        } else {
+            format!("{hours}h{m}m")
+        };
     }
     if hours < 48 {
         return format!("{hours}h");
     }
     if hours < 24 * 8 {
         let h = hours % 24;
-        return if h == 0 { format!("{}d", hours / 24) } else { format!("{}d{h}h", hours / 24) };
+        return if h == 0 {
+            format!("{}d", hours / 24)
+        } else {
+            format!("{}d{h}h", hours / 24)
+        };
     }
     if hours < 24 * 365 * 2 {
         return format!("{}d", hours / 24);
     }
     if hours < 24 * 365 * 8 {
         let dy = (hours / 24) % 365;
-        return if dy == 0 { format!("{}y", hours / 24 / 365) } else { format!("{}y{dy}d", hours / 24 / 365) };
+        return if dy == 0 {
+            format!("{}y", hours / 24 / 365)
+        } else {
+            format!("{}y{dy}d", hours / 24 / 365)
+        };
     }
     format!("{}y", hours / 24 / 365)
 }

@@ -6,7 +6,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -29,22 +31,39 @@ pub struct TlsMaterial {
 }
 
 fn read(path: &Path) -> Result<String, TlsError> {
-    fs::read_to_string(path).map_err(|source| TlsError::Io { path: path.into(), source })
+    fs::read_to_string(path).map_err(|source| TlsError::Io {
+        path: path.into(),
+        source,
+    })
 }
 
 fn write(path: &Path, data: &str) -> Result<(), TlsError> {
-    fs::write(path, data).map_err(|source| TlsError::Io { path: path.into(), source })
+    fs::write(path, data).map_err(|source| TlsError::Io {
+        path: path.into(),
+        source,
+    })
 }
 
 impl TlsMaterial {
     /// Loads `ca.crt`, `server.crt` and `server.key` from `dir`, generating them first if absent.
     /// `hosts` are the DNS names and IP addresses the server certificate is valid for.
     pub fn load_or_create(dir: &Path, hosts: &[String]) -> Result<TlsMaterial, TlsError> {
-        let (ca, cert, key) = (dir.join("ca.crt"), dir.join("server.crt"), dir.join("server.key"));
+        let (ca, cert, key) = (
+            dir.join("ca.crt"),
+            dir.join("server.crt"),
+            dir.join("server.key"),
+        );
         if ca.exists() && cert.exists() && key.exists() {
-            return Ok(TlsMaterial { ca_pem: read(&ca)?, cert_pem: read(&cert)?, key_pem: read(&key)? });
+            return Ok(TlsMaterial {
+                ca_pem: read(&ca)?,
+                cert_pem: read(&cert)?,
+                key_pem: read(&key)?,
+            });
         }
-        fs::create_dir_all(dir).map_err(|source| TlsError::Io { path: dir.into(), source })?;
+        fs::create_dir_all(dir).map_err(|source| TlsError::Io {
+            path: dir.into(),
+            source,
+        })?;
         let m = TlsMaterial::generate(hosts)?;
         write(&ca, &m.ca_pem)?;
         write(&cert, &m.cert_pem)?;
@@ -57,8 +76,14 @@ impl TlsMaterial {
     pub fn generate(hosts: &[String]) -> Result<TlsMaterial, TlsError> {
         let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.distinguished_name.push(DnType::CommonName, "kubevirtd-ca");
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "kubevirtd-ca");
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         let ca_key = KeyPair::generate()?;
         let ca = CertifiedIssuer::self_signed(ca_params, ca_key)?;
 
@@ -69,10 +94,16 @@ impl TlsMaterial {
             }
         }
         let mut params = CertificateParams::new(names)?;
-        params.distinguished_name.push(DnType::CommonName, "kubevirtd");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "kubevirtd");
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &ca)?;
-        Ok(TlsMaterial { ca_pem: ca.pem(), cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+        Ok(TlsMaterial {
+            ca_pem: ca.pem(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
     }
 
     /// A rustls server configuration offering HTTP/2 and HTTP/1.1.
@@ -97,7 +128,10 @@ impl TlsMaterial {
 #[cfg(unix)]
 fn restrict(path: &Path) -> Result<(), TlsError> {
     use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(|source| TlsError::Io { path: path.into(), source })
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(|source| TlsError::Io {
+        path: path.into(),
+        source,
+    })
 }
 
 #[cfg(not(unix))]

@@ -55,13 +55,19 @@ impl WatchEvent {
 }
 
 fn expired(rev: Revision) -> WatchEvent {
-    let e = ApiError::Expired { message: format!("too old resource version: {rev}") };
+    let e = ApiError::Expired {
+        message: format!("too old resource version: {rev}"),
+    };
     WatchEvent::Error(e.to_status())
 }
 
 impl Api {
     /// Starts a watch. The stream ends at the timeout, after an ERROR event, or when dropped.
-    pub async fn watch(&self, scope: &Scope, opts: &ListOptions) -> Result<BoxStream<'static, WatchEvent>, ApiError> {
+    pub async fn watch(
+        &self,
+        scope: &Scope,
+        opts: &ListOptions,
+    ) -> Result<BoxStream<'static, WatchEvent>, ApiError> {
         let filter = Filter::parse(scope, opts)?;
         let requested = opts.resource_version.as_deref().map(parse_rv).transpose()?;
         let initial_list = opts.send_initial_events || matches!(requested, None | Some(0));
@@ -82,7 +88,12 @@ impl Api {
             if let Some(rv) = requested.filter(|r| *r > 0) {
                 self.wait_for_revision(rv).await?;
             }
-            let list_opts = ListOptions { limit: None, continue_token: None, resource_version: None, ..opts.clone() };
+            let list_opts = ListOptions {
+                limit: None,
+                continue_token: None,
+                resource_version: None,
+                ..opts.clone()
+            };
             let (items, rev, _) = self.list_items(scope, &list_opts, &filter).await?;
             initial = items.into_iter().map(WatchEvent::Added).collect();
             rev
@@ -100,11 +111,16 @@ impl Api {
             Ok(s) => Some(s),
             Err(StoreError::Compacted { .. }) => None,
             Err(StoreError::FutureRevision { .. }) => {
-                return Err(ApiError::Timeout { message: format!("Too large resource version: {start}") });
+                return Err(ApiError::Timeout {
+                    message: format!("Too large resource version: {start}"),
+                });
             }
             Err(e) => return Err(ApiError::from_store(e, scope.target(""))),
         };
-        let timeout = opts.timeout_seconds.map(Duration::from_secs).unwrap_or(DEFAULT_TIMEOUT);
+        let timeout = opts
+            .timeout_seconds
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_TIMEOUT);
         let bookmarks = opts.allow_watch_bookmarks;
         let api = self.clone();
         let scope = scope.clone();
@@ -120,7 +136,10 @@ impl Api {
                 return;
             };
             let mut last = start;
-            let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + BOOKMARK_EVERY, BOOKMARK_EVERY);
+            let mut ticker = tokio::time::interval_at(
+                tokio::time::Instant::now() + BOOKMARK_EVERY,
+                BOOKMARK_EVERY,
+            );
             loop {
                 tokio::select! {
                     _ = tokio::time::sleep_until(deadline) => return,
@@ -149,7 +168,12 @@ impl Api {
     }
 
     /// A store event as the client sees it, or `None` when it is outside the selectors.
-    fn translate(&self, scope: &Scope, filter: &Filter, event: &Event) -> Result<Option<WatchEvent>, ApiError> {
+    fn translate(
+        &self,
+        scope: &Scope,
+        filter: &Filter,
+        event: &Event,
+    ) -> Result<Option<WatchEvent>, ApiError> {
         let decode = |kv: &KeyValue| self.decode(scope, kv);
         let now = decode(&event.kv)?;
         let was = match &event.prev {

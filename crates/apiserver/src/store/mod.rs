@@ -111,9 +111,15 @@ pub enum StoreError {
     #[error("the key was modified at revision {current}")]
     Conflict { current: Revision },
     #[error("revision {requested} is compacted; the oldest available is {oldest}")]
-    Compacted { requested: Revision, oldest: Revision },
+    Compacted {
+        requested: Revision,
+        oldest: Revision,
+    },
     #[error("revision {requested} is newer than the current revision {current}")]
-    FutureRevision { requested: Revision, current: Revision },
+    FutureRevision {
+        requested: Revision,
+        current: Revision,
+    },
     #[error("storage failure: {0}")]
     Backend(String),
     #[error("the store is closed")]
@@ -136,8 +142,12 @@ pub trait Storage: Send + Sync + 'static {
     async fn create(&self, key: &str, value: Bytes) -> Result<KeyValue, StoreError>;
 
     /// Replaces `key` if its current `mod_revision` is `expected`.
-    async fn update(&self, key: &str, expected: Revision, value: Bytes)
-    -> Result<KeyValue, StoreError>;
+    async fn update(
+        &self,
+        key: &str,
+        expected: Revision,
+        value: Bytes,
+    ) -> Result<KeyValue, StoreError>;
 
     /// Deletes `key` (if `expected` is set, only when its `mod_revision` matches). Returns the
     /// deleted value with `mod_revision` set to the delete's revision.

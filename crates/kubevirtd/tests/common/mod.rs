@@ -20,9 +20,19 @@ pub struct Kubevirtd {
 
 /// The `kubectl` binary; tests need the real one (CI installs it).
 pub fn kubectl_bin() -> PathBuf {
-    let path = std::env::var_os("KUBECTL").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("kubectl"));
-    let ok = Command::new(&path).arg("version").arg("--client").stdout(Stdio::null()).stderr(Stdio::null()).status();
-    assert!(ok.is_ok_and(|s| s.success()), "kubectl is required for these tests (install the `kubectl` package)");
+    let path = std::env::var_os("KUBECTL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("kubectl"));
+    let ok = Command::new(&path)
+        .arg("version")
+        .arg("--client")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    assert!(
+        ok.is_ok_and(|s| s.success()),
+        "kubectl is required for these tests (install the `kubectl` package)"
+    );
     path
 }
 
@@ -54,7 +64,10 @@ impl Kubevirtd {
             .arg("--listen")
             .arg("127.0.0.1:0")
             .args(&self.extra_args)
-            .env("KUBEVIRTD_LOG", std::env::var("KUBEVIRTD_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "KUBEVIRTD_LOG",
+                std::env::var("KUBEVIRTD_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -68,7 +81,8 @@ impl Kubevirtd {
                 }
             }
         });
-        rx.recv_timeout(Duration::from_secs(60)).expect("kubevirtd did not become ready within 60s");
+        rx.recv_timeout(Duration::from_secs(60))
+            .expect("kubevirtd did not become ready within 60s");
         self.child = Some(child);
     }
 
@@ -88,7 +102,10 @@ impl Kubevirtd {
 
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = c.try_wait() {
@@ -113,11 +130,23 @@ impl Kubevirtd {
 
     pub fn kubectl_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
         let mut cmd = Command::new(kubectl_bin());
-        cmd.args(args).env("KUBECONFIG", &self.kubeconfig).env_remove("KUBERNETES_SERVICE_HOST");
+        cmd.args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env_remove("KUBERNETES_SERVICE_HOST");
         if let Some(input) = stdin {
             use std::io::Write;
-            let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("kubectl");
-            child.stdin.take().expect("piped").write_all(input.as_bytes()).expect("write stdin");
+            let mut child = cmd
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("kubectl");
+            child
+                .stdin
+                .take()
+                .expect("piped")
+                .write_all(input.as_bytes())
+                .expect("write stdin");
             return child.wait_with_output().expect("kubectl");
         }
         cmd.output().expect("kubectl runs")
@@ -151,7 +180,9 @@ impl Kubevirtd {
     /// A kube-rs client configured from the kubeconfig this server wrote.
     pub async fn client(&self) -> kube::Client {
         let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig).expect("kubeconfig");
-        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("config");
+        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .expect("config");
         kube::Client::try_from(config).expect("client")
     }
 }
@@ -169,7 +200,10 @@ pub fn eventually<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Optio
         if let Some(v) = f() {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
