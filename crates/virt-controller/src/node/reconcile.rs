@@ -88,7 +88,7 @@ pub fn active_vmis_on<'a>(
 
 /// A VMI's pod that still runs: not final and not every container terminated.
 pub fn is_alive(pod: &Pod) -> bool {
-    if !controller_of(&pod.metadata).is_some_and(|r| r.kind == "VirtualMachineInstance") {
+    if controller_of(&pod.metadata).is_none_or(|r| r.kind != "VirtualMachineInstance") {
         return false;
     }
     let status = pod.status.as_ref();
