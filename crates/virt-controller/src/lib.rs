@@ -5,6 +5,7 @@
 //! of actions out) from an executor that performs the actions through the API.
 
 pub mod expectations;
+pub mod leader;
 pub mod node;
 pub mod replicaset;
 pub mod vmi;
