@@ -114,6 +114,8 @@ pub struct Report {
     pub machine: Machine,
     pub load_before: String,
     pub load_after: String,
+    /// Highest 1-minute load average seen during the run (sampled every 5 s).
+    pub peak_load1: Option<f64>,
     pub etcd_version: Option<String>,
     pub settings: Settings,
     pub writes: Vec<WriteResult>,
@@ -163,13 +165,19 @@ impl Report {
         let _ = writeln!(out, "- Kernel: {}", m.kernel);
         let _ = writeln!(out, "- Disk of the data directories: {}", m.disk);
         if let Some(v) = &self.etcd_version {
-            let _ = writeln!(out, "- etcd: {v}");
+            let _ = writeln!(out, "- etcd: {v} (reference for the write numbers)");
         }
         let _ = writeln!(
             out,
             "- Load (`/proc/loadavg`: 1, 5, 15 min, runnable/total tasks): before `{}`, after `{}`",
             self.load_before, self.load_after
         );
+        if let Some(peak) = self.peak_load1 {
+            let _ = writeln!(
+                out,
+                "- Highest 1-minute load average during the run: {peak:.2}"
+            );
+        }
         for note in &self.notes {
             let _ = writeln!(out, "- {note}");
         }
@@ -402,6 +410,7 @@ mod tests {
             },
             load_before: "1.00 1.00 1.00 1/100".into(),
             load_after: "2.00 1.00 1.00 1/100".into(),
+            peak_load1: Some(2.5),
             etcd_version: None,
             settings: Settings {
                 value_bytes: 1024,
@@ -450,6 +459,7 @@ mod tests {
         assert!(md.contains("#### Machine"));
         assert!(md.contains("Test CPU × 2"));
         assert!(md.contains("before `1.00 1.00 1.00 1/100`"));
+        assert!(md.contains("load average during the run: 2.50"));
     }
 
     #[test]

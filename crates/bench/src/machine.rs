@@ -85,6 +85,22 @@ pub fn loadavg() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
+/// The 1-minute load average of `/proc/loadavg` text.
+pub fn load1(loadavg: &str) -> Option<f64> {
+    loadavg.split_whitespace().next()?.parse().ok()
+}
+
+/// A warning for the report when the 1-minute load reached `cpus / 2` during a run: the
+/// numbers then measure a shared machine.
+pub fn busy_note(peak_load1: f64, cpus: usize) -> Option<String> {
+    (cpus > 0 && peak_load1 >= cpus as f64 / 2.0).then(|| {
+        format!(
+            "**The machine was busy**: the 1-minute load average reached {peak_load1:.2} on {cpus} \
+             CPUs during the run (other work included), so these numbers are indicative only."
+        )
+    })
+}
+
 /// Major and minor numbers of a Linux `dev_t` (the kernel's encoding, as glibc decodes it).
 pub fn dev_major_minor(dev: u64) -> (u64, u64) {
     let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
@@ -195,6 +211,15 @@ mod tests {
         assert_eq!(kib_field(status, "VmRSS"), Some(10240));
         assert_eq!(kib_field(status, "VmHWM"), Some(20480));
         assert_eq!(kib_field(status, "Rss"), None);
+    }
+
+    #[test]
+    fn load_is_read_from_the_first_field_and_judged_against_cpus() {
+        assert_eq!(load1("2.62 2.50 3.14 11/158 6724"), Some(2.62));
+        assert_eq!(load1(""), None);
+        assert!(busy_note(1.0, 2).is_some_and(|n| n.contains("1.00 on 2 CPUs")));
+        assert_eq!(busy_note(0.9, 2), None);
+        assert_eq!(busy_note(5.0, 0), None);
     }
 
     #[test]

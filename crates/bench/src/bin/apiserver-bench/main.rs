@@ -12,11 +12,12 @@ mod store_level;
 mod watch;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
 use bench::apiserver::{Report, SECTION, Settings};
-use bench::machine::{Machine, loadavg};
+use bench::machine::{Machine, busy_note, load1, loadavg};
 use clap::{Parser, ValueEnum};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -51,10 +52,10 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', default_values_t = [1, 64])]
     clients: Vec<usize>,
     /// Writes per phase with one client.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 5000)]
     serial_ops: usize,
     /// Writes per phase with several clients.
-    #[arg(long, default_value_t = 20000)]
+    #[arg(long, default_value_t = 50_000)]
     concurrent_ops: usize,
     /// A write phase stops taking new writes after this many seconds.
     #[arg(long, default_value_t = 10.0)]
@@ -83,9 +84,6 @@ pub struct Args {
     /// Replace this benchmark's section of this markdown file (e.g. BENCHMARKS.md).
     #[arg(long)]
     markdown: Option<PathBuf>,
-    /// The etcd version string to report (e.g. the first line of `etcd --version`).
-    #[arg(long)]
-    etcd_version: Option<String>,
     /// A note to add under "Machine" (repeatable).
     #[arg(long)]
     note: Vec<String>,
@@ -160,7 +158,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         machine: Machine::detect(work),
         load_before: load_before.clone(),
         load_after: String::new(),
-        etcd_version: args.etcd_version.clone(),
+        peak_load1: None,
+        etcd_version: None,
         settings: args.settings(),
         writes: Vec::new(),
         watch: None,
@@ -168,6 +167,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
         notes: args.note.clone(),
     };
     eprintln!("load before: {load_before}");
+    let peak_load = Arc::new(Mutex::new(load1(&load_before).unwrap_or(0.0)));
+    let sampler = {
+        let peak_load = Arc::clone(&peak_load);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                if let Some(l) = load1(&loadavg()) {
+                    let mut peak = peak_load.lock().expect("not poisoned");
+                    *peak = peak.max(l);
+                }
+            }
+        })
+    };
 
     if args.runs(Part::Store) {
         report
@@ -185,7 +197,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let version = etcd::Etcd::new(url)
             .version(Duration::from_secs(30))
             .await?;
-        report.etcd_version.get_or_insert(version);
+        report.etcd_version = Some(version);
         report.writes.extend(etcd::run(&args, url).await?);
     }
     if args.runs(Part::Watch) {
@@ -195,6 +207,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         report.memory = Some(memory::run(&args, &bin, work).await?);
     }
     report.load_after = loadavg();
+    sampler.abort();
+    let peak = load1(&report.load_after)
+        .unwrap_or(0.0)
+        .max(*peak_load.lock().expect("not poisoned"));
+    report.peak_load1 = Some(peak);
+    report.notes.extend(busy_note(peak, report.machine.cpus));
     eprintln!("load after: {}", report.load_after);
 
     let section = report.to_markdown();
