@@ -586,3 +586,88 @@ fn requests_with_an_unknown_token_are_unauthorized() {
         "{err}"
     );
 }
+
+#[test]
+fn warn_validation_prunes_unknown_fields_with_a_warning() {
+    let k = Kubevirtd::start();
+    let bad = VM.replace(
+        "runStrategy: Halted",
+        "runStrategy: Halted\n  extraField: 1",
+    );
+    let out = k.kubectl_stdin(&["create", "--validate=warn", "-f", "-"], Some(&bad));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown field \"spec.extraField\""),
+        "{out:?}"
+    );
+    let stored = k.kubectl_ok(&["get", "vm", "testvm", "-o", "json"]);
+    assert!(!stored.contains("extraField"), "the field was pruned");
+}
+
+#[test]
+fn deprecated_versions_answer_with_a_warning_header() {
+    let k = Kubevirtd::start();
+    create(&k, VM);
+    let out = k.kubectl(&["get", "virtualmachines.v1alpha3.kubevirt.io", "testvm"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Warning:") && err.contains("v1alpha3"),
+        "{err}"
+    );
+}
+
+#[test]
+fn delete_collection_by_label_removes_only_matching_objects() {
+    let k = Kubevirtd::start();
+    for (name, tier) in [("a", "gold"), ("b", "gold"), ("c", "silver")] {
+        create(
+            &k,
+            &format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  labels:\n    tier: {tier}\n"
+            ),
+        );
+    }
+    k.kubectl_ok(&["delete", "configmaps", "-l", "tier=gold"]);
+    let left = k.kubectl_ok(&["get", "configmaps", "-o", "name"]);
+    assert!(
+        left.contains("configmap/c")
+            && !left.contains("configmap/a")
+            && !left.contains("configmap/b"),
+        "{left}"
+    );
+}
+
+#[test]
+fn raw_requests_get_405_and_404_statuses() {
+    let k = Kubevirtd::start();
+    create(&k, VM);
+    let out = k.kubectl(&[
+        "create",
+        "--raw",
+        "/apis/kubevirt.io/v1/namespaces/default/virtualmachines/testvm",
+        "-f",
+        "-",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && (err.contains("MethodNotAllowed")
+                || err.contains("405")
+                || err.contains("not allow")),
+        "{err}"
+    );
+    let out = k.kubectl(&[
+        "get",
+        "--raw",
+        "/apis/kubevirt.io/v1/namespaces/default/nothings",
+    ]);
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("NotFound"),
+        "{out:?}"
+    );
+}
