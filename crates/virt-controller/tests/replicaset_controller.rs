@@ -475,3 +475,48 @@ async fn matching_orphans_are_adopted_and_non_matching_vmis_released() -> Result
     env.wait_count("adopt", 1).await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_failing_create_sets_replica_failure_until_it_succeeds() -> Result<()> {
+    let env = start(250, false).await?;
+    // The template name becomes the generateName of new VMIs; this one is not a valid name.
+    env.create(&manifest("broken", 1, json!({"name": "Not_A_Name"}))?)
+        .await?;
+    let failed = env
+        .wait_status("broken", "the ReplicaFailure condition", |s| {
+            s.conditions
+                .iter()
+                .flatten()
+                .any(|c| c.type_ == "ReplicaFailure")
+        })
+        .await?;
+    let conds = failed.status.unwrap().conditions.unwrap();
+    assert_eq!(conds[0].reason.as_deref(), Some("FailedCreate"));
+    let message = env
+        .cluster
+        .wait_for_event("default", "broken", "FailedCreate")
+        .await?;
+    assert!(
+        message.starts_with("Error creating virtual machine instance:"),
+        "{message}"
+    );
+
+    let fix = Patch::Merge(json!({"spec": {"template": {"metadata": {"name": "fixed"}}}}));
+    env.sets
+        .patch("broken", &PatchParams::default(), &fix)
+        .await?;
+    let vmis = env.wait_count("broken", 1).await?;
+    assert!(
+        vmis[0]
+            .metadata
+            .name
+            .as_deref()
+            .unwrap()
+            .starts_with("fixed")
+    );
+    env.wait_status("broken", "the failure cleared", |s| {
+        s.conditions.is_none() && replicas(s) == 1
+    })
+    .await?;
+    Ok(())
+}
