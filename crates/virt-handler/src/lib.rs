@@ -3,5 +3,7 @@
 //! tests and demos) and the QEMU driver that runs real guests.
 
 pub mod node;
+pub mod qemu;
 pub mod scheduler;
 pub mod simulated;
+pub mod storage;
