@@ -229,6 +229,33 @@ async fn pods_that_fit_nowhere_are_unschedulable_with_the_scheduler_message() ->
         let p = cluster.pods().get(name).await?;
         assert_eq!(p.spec.and_then(|s| s.node_name), None);
     }
+
+    // A node that starts to match takes the pod; the old reason does not linger.
+    let nodes: kube::Api<Node> = kube::Api::all(cluster.admin.clone());
+    let label = json!({"metadata": {"labels": {"disk": "nvme"}}});
+    nodes
+        .patch(
+            "node02",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(label),
+        )
+        .await?;
+    let running = wait_pod(&cluster, "picky", "picky running", |p| {
+        (p.status.as_ref()?.phase.as_deref() == Some("Running")).then(|| p.clone())
+    })
+    .await?;
+    assert_eq!(
+        running.spec.as_ref().and_then(|s| s.node_name.as_deref()),
+        Some("node02")
+    );
+    assert_eq!(
+        pod_condition(&running, "PodScheduled"),
+        Some(("True".to_string(), None))
+    );
+    assert_eq!(
+        pod_condition(&running, "Ready"),
+        Some(("True".to_string(), None))
+    );
     Ok(())
 }
 

@@ -58,15 +58,17 @@ pub const EVENT_DELETED: EventSpec = EventSpec {
 /// One write through the API.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
-    /// Set `spec.nodeName` (guarded by the observed resourceVersion), then merge `status`
-    /// (strategic merge on the status subresource) to record PodScheduled=True.
+    /// Set `spec.nodeName` (guarded by the observed resourceVersion), then merge-patch `status`
+    /// into the status subresource (guarded by the version the bind produced) to record
+    /// PodScheduled=True.
     Bind {
         pod: ObjectKey,
         resource_version: String,
         node: String,
         status: Value,
     },
-    /// Strategic merge patch of the pod's status subresource (`{"status": ...}`).
+    /// Merge patch of the pod's status subresource; the body carries the observed
+    /// resourceVersion as a precondition and whole lists (conditions, container statuses).
     PodStatus {
         pod: ObjectKey,
         resource_version: String,

@@ -106,16 +106,20 @@ impl Executor {
                 let pods: Api<Pod> = Api::namespaced(self.client.clone(), &pod.namespace);
                 let body = json!({"metadata": {"resourceVersion": resource_version}, "spec": {"nodeName": node}});
                 match pods.patch(&pod.name, &params, &Patch::Merge(body)).await {
-                    Ok(_) => pods
-                        .patch_status(&pod.name, &params, &Patch::Strategic(status.clone()))
-                        .await
-                        .map(|_| ()),
+                    Ok(bound) => {
+                        let mut status = status.clone();
+                        status["metadata"] =
+                            json!({"resourceVersion": bound.metadata.resource_version});
+                        pods.patch_status(&pod.name, &params, &Patch::Merge(status))
+                            .await
+                            .map(|_| ())
+                    }
                     Err(e) => Err(e),
                 }
             }
             Action::PodStatus { pod, body, .. } => {
                 let pods: Api<Pod> = Api::namespaced(self.client.clone(), &pod.namespace);
-                pods.patch_status(&pod.name, &params, &Patch::Strategic(body.clone()))
+                pods.patch_status(&pod.name, &params, &Patch::Merge(body.clone()))
                     .await
                     .map(|_| ())
             }

@@ -16,6 +16,7 @@ use virt_api::node::{Duplex, NodeError, NodeGateway};
 
 use super::Shared;
 use super::domain::Domain;
+use super::pod::{GATE_REASON_NOT_PAUSED, GATE_REASON_PAUSED};
 use super::vmi::{guest_os_info, paused_condition, remove_condition, set_condition};
 
 /// The answer to VNC and screenshot requests.
@@ -157,13 +158,17 @@ impl SimulatedGateway {
         };
         let now =
             Time(Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::now()));
-        let condition = if paused {
-            json!({"type": VIRTUAL_MACHINE_UNPAUSED_POD_CONDITION, "status": "False", "reason": "Paused",
-                   "message": "the virtual machine is paused", "lastProbeTime": null, "lastTransitionTime": now})
+        let (status, reason, message) = if paused {
+            ("False", GATE_REASON_PAUSED, "the virtual machine is paused")
         } else {
-            json!({"type": VIRTUAL_MACHINE_UNPAUSED_POD_CONDITION, "status": "True", "reason": null,
-                   "message": null, "lastProbeTime": null, "lastTransitionTime": now})
+            (
+                "True",
+                GATE_REASON_NOT_PAUSED,
+                "the virtual machine is not paused",
+            )
         };
+        let condition = json!({"type": VIRTUAL_MACHINE_UNPAUSED_POD_CONDITION, "status": status, "reason": reason,
+                               "message": message, "lastProbeTime": null, "lastTransitionTime": now});
         let name = pod.metadata.name.unwrap_or_default();
         let body = json!({"status": {"conditions": [condition]}});
         pods.patch_status(&name, &PatchParams::default(), &Patch::Strategic(body))

@@ -50,8 +50,9 @@
 //!
 //! Every decision is a pure function of the observed objects, the simulated domains and the
 //! clock ([`plan::plan`]); [`executor`] applies the resulting actions with kube-rs (merge
-//! patches of the VMI main resource guarded by resourceVersion, strategic merge patches of
-//! `pods/status`, guarded deletes, events through `kube::runtime::events`).
+//! patches of the VMI main resource and of `pods/status`, both guarded by the observed
+//! resourceVersion and carrying whole condition lists, UID-guarded deletes, events through
+//! `kube::runtime::events`).
 //! [`SimulatedGateway`] gives virt-api pause, unpause, soft reboot, an in-memory serial console
 //! and guest OS information.
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use api::keys::CREATED_BY_LABEL;
 use api::{VirtualMachineInstance, VirtualMachineInstancePhase};
 use jiff::{SignedDuration, Timestamp};
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, Pod, PodCondition};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::json;
 
@@ -27,6 +27,9 @@ pub struct Settings {
     pub shutdown_delay: Duration,
     pub image_pull_backoff: Duration,
 }
+
+/// Reason of `PodScheduled=False` when no node fits.
+pub const REASON_UNSCHEDULABLE: &str = "Unschedulable";
 
 /// The domains of the simulated hypervisor, by VMI UID.
 pub type Domains = BTreeMap<String, Domain>;
@@ -325,28 +328,44 @@ fn schedule(world: &World, ours: &BTreeMap<&str, &NodeConfig>, now: Timestamp, p
         )
     });
     for p in waiting {
-        let existing = p
+        let conditions = p
             .status
             .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .and_then(|cs| cs.iter().find(|c| c.type_ == "PodScheduled"));
+            .and_then(|s| s.conditions.clone())
+            .unwrap_or_default();
+        let existing = conditions.iter().find(|c| c.type_ == "PodScheduled");
+        // The whole list is written (merge patches replace lists), so a stale reason of a
+        // previous PodScheduled=False cannot survive.
+        let with = |scheduled: PodCondition| {
+            let mut list: Vec<PodCondition> = conditions
+                .iter()
+                .filter(|c| c.type_ != "PodScheduled")
+                .cloned()
+                .collect();
+            list.push(scheduled);
+            list
+        };
         match cluster.schedule(p) {
             Ok(node) => {
                 cluster.assume(&Requests::of_pod(p), &node);
+                let scheduled = PodCondition {
+                    type_: "PodScheduled".into(),
+                    status: "True".into(),
+                    last_transition_time: Some(time(now)),
+                    ..Default::default()
+                };
                 pass.actions.push(Action::Bind {
                     pod: ObjectKey::of(&p.metadata),
                     resource_version: rv(&p.metadata),
                     node,
-                    status: json!({"status": {"phase": "Pending", "conditions": [
-                        {"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": time(now)}
-                    ]}}),
+                    status: json!({"status": {"phase": "Pending", "conditions": with(scheduled)}}),
                 });
             }
             Err(e) => {
                 let message = e.to_string();
                 let same = existing.is_some_and(|c| {
                     c.status == "False"
-                        && c.reason.as_deref() == Some("Unschedulable")
+                        && c.reason.as_deref() == Some(REASON_UNSCHEDULABLE)
                         && c.message.as_deref() == Some(message.as_str())
                 });
                 if same {
@@ -356,13 +375,22 @@ fn schedule(world: &World, ours: &BTreeMap<&str, &NodeConfig>, now: Timestamp, p
                     .filter(|c| c.status == "False")
                     .and_then(|c| c.last_transition_time.clone())
                     .unwrap_or(time(now));
+                let unschedulable = PodCondition {
+                    type_: "PodScheduled".into(),
+                    status: "False".into(),
+                    reason: Some(REASON_UNSCHEDULABLE.into()),
+                    message: Some(message),
+                    last_transition_time: Some(transition),
+                    ..Default::default()
+                };
+                let resource_version = rv(&p.metadata);
                 pass.actions.push(Action::PodStatus {
                     pod: ObjectKey::of(&p.metadata),
-                    resource_version: rv(&p.metadata),
-                    body: json!({"status": {"phase": "Pending", "conditions": [{
-                        "type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
-                        "lastProbeTime": null, "lastTransitionTime": transition,
-                    }]}}),
+                    body: json!({
+                        "metadata": {"resourceVersion": resource_version},
+                        "status": {"phase": "Pending", "conditions": with(unschedulable)},
+                    }),
+                    resource_version,
                 });
             }
         }
@@ -428,10 +456,11 @@ fn kubelet(
                 resource_version,
             });
         } else if let Some(status) = plan.status {
+            let body = json!({"metadata": {"resourceVersion": resource_version}, "status": status});
             pass.actions.push(Action::PodStatus {
                 pod: key,
                 resource_version,
-                body: json!({"status": status}),
+                body,
             });
         }
         pass.wakeup = pass.wakeup.into_iter().chain(plan.wakeup).min();

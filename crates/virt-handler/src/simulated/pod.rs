@@ -22,6 +22,10 @@ use crate::scheduler::quantity;
 
 /// Name of the launcher's main container.
 pub const COMPUTE_CONTAINER: &str = "compute";
+/// Reason of the readiness gate condition while the guest is paused.
+pub const GATE_REASON_PAUSED: &str = "Paused";
+/// Reason of the readiness gate condition while the guest is not paused.
+pub const GATE_REASON_NOT_PAUSED: &str = "NotPaused";
 /// Message of a failed launcher (`simulation.kubevirt.io/fail-to-start`).
 pub const FAIL_TO_START_MESSAGE: &str = "virt-launcher exited before the guest started";
 
@@ -346,7 +350,9 @@ fn build_status(
         set_condition(&mut conditions, type_, ok, reason, message, now)
     };
     let containers_ready = unready.is_empty() && !terminal;
-    let (reason, message) = if completed {
+    let (reason, message) = if containers_ready {
+        (None, None)
+    } else if completed {
         (Some("PodCompleted".to_string()), None)
     } else {
         (
@@ -371,11 +377,17 @@ fn build_status(
         .iter()
         .any(|g| g == VIRTUAL_MACHINE_UNPAUSED_POD_CONDITION)
     {
+        // The reasons and messages virt-controller writes, so neither side rewrites the other's.
+        let (reason, message) = if paused {
+            (GATE_REASON_PAUSED, "the virtual machine is paused")
+        } else {
+            (GATE_REASON_NOT_PAUSED, "the virtual machine is not paused")
+        };
         set(
             VIRTUAL_MACHINE_UNPAUSED_POD_CONDITION,
             !paused,
-            Some("Paused".into()),
-            Some("the virtual machine is paused".into()),
+            Some(reason.into()),
+            Some(message.into()),
         );
     }
     let gate_problem = gates
@@ -429,7 +441,8 @@ fn build_status(
     status
 }
 
-/// Sets a pod condition; the transition time only moves when the status changes.
+/// Sets a pod condition with exactly this reason and message; the transition time only moves
+/// when the status changes.
 fn set_condition(
     conditions: &mut Vec<PodCondition>,
     type_: &str,
@@ -439,7 +452,6 @@ fn set_condition(
     now: Timestamp,
 ) {
     let status = if ok { "True" } else { "False" };
-    let (reason, message) = if ok { (None, None) } else { (reason, message) };
     match conditions.iter_mut().find(|c| c.type_ == type_) {
         Some(c) if c.status == status => {
             c.reason = reason;

@@ -154,7 +154,7 @@ fn kubelet_table() {
         false,
     );
     let deleting = json!({"metadata": {"deletionTimestamp": "2024-01-01T00:00:00Z"}});
-    let run_ok = json!({"phase": "Running", "compute": "running", "ready": "True", "gate": "True"});
+    let run_ok = json!({"phase": "Running", "compute": "running", "ready": "True", "gate": "True/NotPaused"});
     let cases: Vec<(&str, Pod, PodContext, Value)> = vec![
         (
             "a bound launcher runs and is ready",
@@ -178,37 +178,37 @@ fn kubelet_table() {
             "a launcher told to fail exits with an error",
             launcher(json!({})),
             ctx(Some(&scheduled), None, &fail, 0),
-            json!({"phase": "Failed", "compute": "terminated/1/Error", "ready": "False/ContainersNotReady", "gate": "True"}),
+            json!({"phase": "Failed", "compute": "terminated/1/Error", "ready": "False/ContainersNotReady", "gate": "True/NotPaused"}),
         ),
         (
             "an unpullable launcher image starts with ErrImagePull",
             launcher(json!({})),
             ctx(Some(&scheduled), None, &pull, 0),
-            json!({"phase": "Pending", "compute": "waiting/ErrImagePull", "ready": "False/ContainersNotReady", "gate": "True"}),
+            json!({"phase": "Pending", "compute": "waiting/ErrImagePull", "ready": "False/ContainersNotReady", "gate": "True/NotPaused"}),
         ),
         (
             "then backs off",
             launcher(json!({"status": {"startTime": "2023-11-14T22:13:20Z"}})),
             ctx(Some(&scheduled), None, &pull, 6),
-            json!({"phase": "Pending", "compute": "waiting/ImagePullBackOff", "ready": "False/ContainersNotReady", "gate": "True"}),
+            json!({"phase": "Pending", "compute": "waiting/ImagePullBackOff", "ready": "False/ContainersNotReady", "gate": "True/NotPaused"}),
         ),
         (
             "and pulls again",
             launcher(json!({"status": {"startTime": "2023-11-14T22:13:20Z"}})),
             ctx(Some(&scheduled), None, &pull, 11),
-            json!({"phase": "Pending", "compute": "waiting/ErrImagePull", "ready": "False/ContainersNotReady", "gate": "True"}),
+            json!({"phase": "Pending", "compute": "waiting/ErrImagePull", "ready": "False/ContainersNotReady", "gate": "True/NotPaused"}),
         ),
         (
             "a containerDisk named no-such-image cannot be pulled",
             launcher(json!({})),
             ctx(Some(&bad_disk), None, &none, 0),
-            json!({"phase": "Pending", "compute": "waiting/ErrImagePull", "ready": "False/ContainersNotReady", "gate": "True"}),
+            json!({"phase": "Pending", "compute": "waiting/ErrImagePull", "ready": "False/ContainersNotReady", "gate": "True/NotPaused"}),
         ),
         (
             "a stopped guest completes the pod",
             launcher(json!({"status": {"phase": "Running"}})),
             ctx(Some(&scheduled), Some(&off), &none, 0),
-            json!({"phase": "Succeeded", "compute": "terminated/0/Completed", "ready": "False/PodCompleted", "gate": "True"}),
+            json!({"phase": "Succeeded", "compute": "terminated/0/Completed", "ready": "False/PodCompleted", "gate": "True/NotPaused"}),
         ),
         (
             "a deleted pod with a live guest keeps running",
