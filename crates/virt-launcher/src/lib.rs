@@ -9,8 +9,17 @@
 //!   talks to it through [`client::LauncherClient`].
 //! - [`probe_accel`] decides between KVM and TCG.
 
+pub mod accel;
+pub mod disks;
+pub mod ppm;
+pub mod process;
 pub mod qemu;
+pub mod qmp;
 pub mod quantity;
+pub mod sockpath;
 pub mod spec;
+pub mod state;
 
+pub use accel::{ACCEL_ENV, AccelChoice, probe_accel};
 pub use spec::{Accel, DiskFormat, LaunchEnv, LaunchSpec, ResolvedVolume};
+pub use state::{DomainState, StateFile};
