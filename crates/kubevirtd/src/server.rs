@@ -148,11 +148,22 @@ fn start_controllers(router: &axum::Router) {
 }
 
 fn start_node_driver(args: &ServerArgs, router: &axum::Router, gateway: &LateGateway) {
-    let _ = (router, gateway, Duration::from_millis(args.boot_delay_ms));
     match args.node_driver {
         NodeDriver::None => {}
         NodeDriver::Simulated => {
-            tracing::warn!("the simulated node driver is not available in this build yet");
+            let client = inprocess::client(router.clone(), UserInfo::system("virt-handler"));
+            let options = virt_handler::simulated::SimulatedOptions {
+                nodes: args.nodes.max(1),
+                boot_delay: Duration::from_millis(args.boot_delay_ms),
+                ..Default::default()
+            };
+            let simulator = virt_handler::simulated::Simulator::new(client, options);
+            gateway.set(Arc::new(simulator.gateway()));
+            tokio::spawn(async move {
+                if let Err(e) = simulator.run().await {
+                    tracing::error!(error = %e, "the simulated node driver stopped");
+                }
+            });
         }
     }
 }
