@@ -164,6 +164,13 @@ impl Report {
         );
         let _ = writeln!(out, "- Kernel: {}", m.kernel);
         let _ = writeln!(out, "- Disk of the data directories: {}", m.disk);
+        if let Some(s) = &m.disk_sync {
+            let _ = writeln!(
+                out,
+                "- Disk sync (4 KiB append + fdatasync, {} samples): p50 {:.2} ms, p99 {:.2} ms",
+                s.count, s.p50_ms, s.p99_ms
+            );
+        }
         if let Some(v) = &self.etcd_version {
             let _ = writeln!(out, "- etcd: {v} (reference for the write numbers)");
         }
@@ -406,6 +413,7 @@ mod tests {
                 memory_kib: Some(2 * 1048576),
                 kernel: "6.0".into(),
                 disk: "vda (ext4)".into(),
+                disk_sync: Some(Summary::of(vec![Duration::from_micros(500)])),
                 commit: "abc".into(),
             },
             load_before: "1.00 1.00 1.00 1/100".into(),
@@ -458,6 +466,7 @@ mod tests {
         assert!(!md.contains("| updates |"), "{md}");
         assert!(md.contains("#### Machine"));
         assert!(md.contains("Test CPU × 2"));
+        assert!(md.contains("fdatasync, 1 samples): p50 0.50 ms"), "{md}");
         assert!(md.contains("before `1.00 1.00 1.00 1/100`"));
         assert!(md.contains("load average during the run: 2.50"));
     }

@@ -8,6 +8,8 @@ use std::process::Command;
 
 use serde::Serialize;
 
+use crate::stats::Summary;
+
 /// The machine and source a run measured.
 #[derive(Clone, Debug, Serialize)]
 pub struct Machine {
@@ -19,6 +21,8 @@ pub struct Machine {
     pub kernel: String,
     /// The disk holding the benchmark's data directories.
     pub disk: String,
+    /// Latency of appending 4 KiB to a file on that disk and syncing its data.
+    pub disk_sync: Option<Summary>,
     /// `git rev-parse --short HEAD`, with `+changes` when the work tree had uncommitted edits.
     pub commit: String,
 }
@@ -45,6 +49,7 @@ impl Machine {
                 .map(|s| s.trim().to_string())
                 .unwrap_or_else(|_| "unknown".into()),
             disk: describe_disk(data_dir),
+            disk_sync: sync_probe(data_dir, 200).ok(),
             commit: git_commit(),
         }
     }
@@ -164,6 +169,25 @@ fn describe_disk(dir: &Path) -> String {
     format!("{name} ({fstype}, {kind}{virt})")
 }
 
+/// Appends 4 KiB to a scratch file in `dir` and syncs its data, `samples` times; the latencies
+/// show what one durable commit costs on this disk at best.
+pub fn sync_probe(dir: &Path, samples: usize) -> std::io::Result<Summary> {
+    use std::io::Write;
+    let path = dir.join("sync-probe");
+    let mut file = std::fs::File::create(&path)?;
+    let block = [0x5a_u8; 4096];
+    let mut latencies = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let began = std::time::Instant::now();
+        file.write_all(&block)?;
+        file.sync_data()?;
+        latencies.push(began.elapsed());
+    }
+    drop(file);
+    std::fs::remove_file(&path)?;
+    Ok(Summary::of(latencies))
+}
+
 fn git_commit() -> String {
     let run = |args: &[&str]| {
         Command::new("git")
@@ -220,6 +244,15 @@ mod tests {
         assert!(busy_note(1.0, 2).is_some_and(|n| n.contains("1.00 on 2 CPUs")));
         assert_eq!(busy_note(0.9, 2), None);
         assert_eq!(busy_note(5.0, 0), None);
+    }
+
+    #[test]
+    fn sync_probe_measures_every_sample_and_cleans_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let summary = sync_probe(dir.path(), 3).unwrap();
+        assert_eq!(summary.count, 3);
+        assert!(summary.max_ms >= summary.p50_ms);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]
