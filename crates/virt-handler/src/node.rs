@@ -71,6 +71,10 @@ impl NodeConfig {
             ("beta.kubernetes.io/arch", "amd64"),
             (api::keys::NODE_SCHEDULABLE_LABEL, "true"),
             (CPU_MANAGER_LABEL, "false"),
+            // What upstream's node labeller publishes for the machine types QEMU offers; launcher
+            // pods select on them (configured labels may add more).
+            ("machine-type.node.kubevirt.io/q35", "true"),
+            ("machine-type.node.kubevirt.io/pc-q35", "true"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -387,6 +391,7 @@ mod tests {
         let labels = node.metadata.labels.unwrap();
         assert_eq!(labels["kubernetes.io/hostname"], "node01");
         assert_eq!(labels["kubevirt.io/schedulable"], "true");
+        assert_eq!(labels["machine-type.node.kubevirt.io/q35"], "true", "launcher pods select it");
         assert_eq!(labels["zone"], "z1");
         assert_eq!(
             node.metadata.annotations.unwrap()[HEARTBEAT_ANNOTATION],
