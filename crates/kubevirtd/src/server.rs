@@ -112,7 +112,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
 
     tokio::spawn(gc::run(api.clone()));
     if !args.no_controllers {
-        start_controllers(&router);
+        start_controllers(&router, leader_identity(&dir));
     }
     start_node_driver(&args, &router, &gateway);
 
@@ -134,17 +134,41 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The KubeVirt controllers, each with its own in-process client and identity.
-fn start_controllers(router: &axum::Router) {
-    let client = |component: &str| inprocess::client(router.clone(), UserInfo::system(component));
-    tokio::spawn(virt_controller::vm::run(
-        client("virt-controller"),
-        Default::default(),
-    ));
-    tokio::spawn(virt_controller::vmi::run(
-        client("virt-controller"),
-        Default::default(),
-    ));
+/// The KubeVirt controllers, each with its own in-process client and identity, run while this
+/// process holds the `virt-controller` Lease, so two servers sharing a store never both act. The
+/// identity is stable across restarts, so a restarted server takes its lease back at once.
+fn start_controllers(router: &axum::Router, identity: String) {
+    let router = router.clone();
+    tokio::spawn(async move {
+        let client =
+            |component: &str| inprocess::client(router.clone(), UserInfo::system(component));
+        loop {
+            let elector = virt_controller::leader::LeaderElector::new(
+                client("virt-controller"),
+                "kube-system",
+                "virt-controller",
+                &identity,
+            );
+            let result = elector
+                .run_while_leader(|| async {
+                    tracing::info!("leading: the controllers are running");
+                    tokio::join!(
+                        virt_controller::vm::run(client("virt-controller"), Default::default()),
+                        virt_controller::vmi::run(client("virt-controller"), Default::default()),
+                        virt_controller::replicaset::run(
+                            client("virt-controller"),
+                            Default::default()
+                        ),
+                        virt_controller::node::run(client("virt-controller"), Default::default()),
+                    );
+                })
+                .await;
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "controller leadership ended; campaigning again");
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
 }
 
 fn start_node_driver(args: &ServerArgs, router: &axum::Router, gateway: &LateGateway) {
@@ -166,6 +190,14 @@ fn start_node_driver(args: &ServerArgs, router: &axum::Router, gateway: &LateGat
             });
         }
     }
+}
+
+/// This server's identity in leader election: the host and the data directory.
+fn leader_identity(dir: &std::path::Path) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    format!("kubevirtd@{host}:{}", dir.display())
 }
 
 /// SIGINT or SIGTERM.
