@@ -10,6 +10,9 @@
 //! - [`probe_accel`] decides between KVM and TCG.
 
 pub mod accel;
+pub mod cli;
+pub mod client;
+pub mod control;
 pub mod disks;
 pub mod ppm;
 pub mod process;
@@ -19,7 +22,9 @@ pub mod quantity;
 pub mod sockpath;
 pub mod spec;
 pub mod state;
+pub mod supervisor;
 
 pub use accel::{ACCEL_ENV, AccelChoice, probe_accel};
+pub use client::{LauncherClient, LauncherCommand};
 pub use spec::{Accel, DiskFormat, LaunchEnv, LaunchSpec, ResolvedVolume};
 pub use state::{DomainState, StateFile};
