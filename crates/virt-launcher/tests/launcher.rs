@@ -320,3 +320,31 @@ async fn the_launcher_survives_its_spawner_and_reattaches_with_the_same_qemu_pid
     console.write_all(b"echo still-$((3+4))\n").await.unwrap();
     read_until(&mut console, "still-7").await;
 }
+
+#[tokio::test]
+async fn killing_the_launcher_takes_qemu_with_it_and_reads_as_a_crash() {
+    let run = RunDir::new();
+    let client = booted(&run, &spec("orphan", json!({}))).await;
+    let info = client.info().await.unwrap();
+    virt_launcher::process::kill_pid(info.launcher_pid).unwrap();
+    wait_launcher_exit(info.launcher_pid).await;
+    let qemu = info.qemu_pid.unwrap();
+    for _ in 0..100 {
+        if !virt_launcher::client::is_alive(qemu) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !virt_launcher::client::is_alive(qemu),
+        "QEMU outlived its launcher"
+    );
+    let file = StateFile::read(run.path()).unwrap();
+    assert_eq!(file.state, DomainState::Running, "nobody recorded the end");
+    assert_eq!(
+        file.effective_state(),
+        DomainState::Shutoff {
+            reason: ShutoffReason::Crashed
+        }
+    );
+}

@@ -273,6 +273,22 @@ pub(super) fn interfaces(
         if iface.state.as_deref() == Some("absent") {
             continue;
         }
+        if iface.sriov.is_some() {
+            return Err(unsupported(format!(
+                "SR-IOV interface {name:?} is not supported"
+            )));
+        }
+        if iface.macvtap.is_some() {
+            return Err(unsupported(format!(
+                "macvtap interface {name:?} is not supported"
+            )));
+        }
+        if let Some(binding) = &iface.binding {
+            return Err(unsupported(format!(
+                "interface {name:?}: network binding plugin {:?} is not supported",
+                binding.name
+            )));
+        }
         let network = networks
             .iter()
             .find(|n| n.name == name)
@@ -294,22 +310,6 @@ pub(super) fn interfaces(
                 network.name
             )));
         };
-        if iface.sriov.is_some() {
-            return Err(unsupported(format!(
-                "SR-IOV interface {name:?} is not supported"
-            )));
-        }
-        if iface.macvtap.is_some() {
-            return Err(unsupported(format!(
-                "macvtap interface {name:?} is not supported"
-            )));
-        }
-        if let Some(binding) = &iface.binding {
-            return Err(unsupported(format!(
-                "interface {name:?}: network binding plugin {:?} is not supported",
-                binding.name
-            )));
-        }
         let model = match iface.model.as_deref().unwrap_or("virtio") {
             "" | "virtio" => "virtio-net-pci",
             m @ ("e1000" | "e1000e" | "rtl8139" | "pcnet" | "ne2k_pci") => m,

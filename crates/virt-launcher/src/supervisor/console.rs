@@ -80,10 +80,10 @@ impl Console {
                 let sent =
                     tokio::time::timeout(SESSION_WRITE_TIMEOUT, session.writer.write_all(chunk))
                         .await;
-                if !matches!(sent, Ok(Ok(()))) {
-                    if let Some(s) = slot.take() {
-                        s.close().await;
-                    }
+                if !matches!(sent, Ok(Ok(())))
+                    && let Some(s) = slot.take()
+                {
+                    s.close().await;
                 }
             }
         }
