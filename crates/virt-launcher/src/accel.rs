@@ -165,11 +165,11 @@ pub fn probe_kvm(qemu: &Path, timeout: Duration) -> Result<(), String> {
     let _ = child.wait();
     let stderr = stderr_text.join().unwrap_or_default();
     outcome.map_err(|reason| {
-        match stderr
-            .lines()
-            .find(|l| !l.trim().is_empty())
-            .map(|l| l.trim_start_matches("qemu-system-x86_64: ").trim())
-        {
+        match stderr.lines().find(|l| !l.trim().is_empty()).map(|l| {
+            l.trim_start_matches("qemu-system-x86_64: ")
+                .trim_start_matches("error: ")
+                .trim()
+        }) {
             Some(first) => format!("{reason}: {first}"),
             None => reason,
         }

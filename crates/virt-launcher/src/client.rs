@@ -43,6 +43,8 @@ pub enum ClientError {
         /// The last recorded state, when there is one.
         last: Option<Box<StateFile>>,
     },
+    #[error("a launcher (PID {pid}) already runs in {run_dir}")]
+    AlreadyRunning { run_dir: String, pid: u32 },
     #[error("the launcher refused {command}: {message}")]
     Refused { command: String, message: String },
     #[error("the launcher sent a bad response: {0}")]
@@ -114,6 +116,8 @@ impl LauncherClient {
 
     /// Like [`LauncherClient::spawn`] with an explicit launcher command.
     ///
+    /// Refuses ([`ClientError::AlreadyRunning`]) when a live launcher already owns `run_dir`.
+    ///
     /// The launcher runs in its own session (through `setsid --fork` from util-linux), with
     /// its standard streams appended to `<run-dir>/launcher.log`; it is not a child of the
     /// caller, so the caller may exit or be killed without affecting the guest. Fails with
@@ -125,6 +129,15 @@ impl LauncherClient {
     ) -> Result<LauncherClient, ClientError> {
         std::fs::create_dir_all(run_dir).map_err(io("create", run_dir))?;
         let run_dir = std::fs::canonicalize(run_dir).map_err(io("resolve", run_dir))?;
+        if let Ok(file) = StateFile::read(&run_dir)
+            && !file.state.is_final()
+            && crate::process::is_alive(file.launcher_pid)
+        {
+            return Err(ClientError::AlreadyRunning {
+                run_dir: run_dir.display().to_string(),
+                pid: file.launcher_pid,
+            });
+        }
         for stale in [spec::STATE_FILE, spec::CONTROL_SOCKET, spec::CONSOLE_SOCKET] {
             let _ = std::fs::remove_file(run_dir.join(stale));
         }
@@ -191,20 +204,41 @@ impl LauncherClient {
         }
     }
 
-    /// Reattaches to the launcher of `run_dir`. Fails with [`ClientError::NotRunning`] (with
-    /// the last recorded state) when no launcher answers there.
+    /// Reattaches to the launcher of `run_dir`. A launcher that is still starting QEMU is
+    /// waited for (up to [`SPAWN_TIMEOUT`]). Fails with [`ClientError::NotRunning`] (with the
+    /// last recorded state) when no launcher runs there.
     pub async fn connect(run_dir: &Path) -> Result<LauncherClient, ClientError> {
         let client = LauncherClient {
             run_dir: run_dir.to_path_buf(),
         };
-        match client.request(ControlRequest::Status).await {
-            Ok(_) => Ok(client),
-            Err(ClientError::Refused { .. }) => Ok(client),
-            Err(_) => Err(ClientError::NotRunning {
-                run_dir: run_dir.display().to_string(),
-                last: StateFile::read(run_dir).ok().map(Box::new),
-            }),
+        let deadline = tokio::time::Instant::now() + SPAWN_TIMEOUT;
+        loop {
+            match client.request(ControlRequest::Status).await {
+                Ok(_) | Err(ClientError::Refused { .. }) => return Ok(client),
+                Err(_) => {}
+            }
+            let last = StateFile::read(run_dir).ok();
+            let starting = last
+                .as_ref()
+                .is_some_and(|f| !f.state.is_final() && crate::process::is_alive(f.launcher_pid));
+            if !starting || tokio::time::Instant::now() >= deadline {
+                return Err(ClientError::NotRunning {
+                    run_dir: run_dir.display().to_string(),
+                    last: last.map(Box::new),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Reads `<run_dir>/state.json` (see [`read_state_file`]).
+    pub fn read_state_file(run_dir: &Path) -> Result<StateFile, crate::state::StateError> {
+        read_state_file(run_dir)
+    }
+
+    /// True when a process with this PID exists and is not a zombie (see [`is_alive`]).
+    pub fn is_alive(pid: u32) -> bool {
+        is_alive(pid)
     }
 
     /// The run directory.

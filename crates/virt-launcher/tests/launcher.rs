@@ -73,6 +73,13 @@ async fn a_booted_guest_runs_logs_its_serial_output_and_serves_vnc_and_screensho
         Some(qemu_pid)
     );
 
+    // A second launcher for the same run directory is refused.
+    assert!(matches!(
+        LauncherClient::spawn_with(run.path(), &spec("boot", json!({})), &launcher()).await,
+        Err(ClientError::AlreadyRunning { pid, .. }) if pid == info.launcher_pid
+    ));
+    assert_eq!(client.info().await.unwrap().qemu_pid, Some(qemu_pid));
+
     let mut vnc = client.vnc().await.unwrap();
     let mut greeting = [0u8; 12];
     vnc.read_exact(&mut greeting).await.unwrap();
