@@ -33,6 +33,8 @@ pub fn run(args: Vec<OsString>) -> i32 {
             0
         }
         Ok(parse::Outcome::Run(invocation)) => {
+            // kube's TLS stack finds more than one rustls backend in this build; pick one.
+            let _ = rustls::crypto::ring::default_provider().install_default();
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
