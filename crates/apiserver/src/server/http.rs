@@ -162,10 +162,13 @@ async fn dispatch(State(state): State<HttpState>, req: Request<Body>) -> Respons
         Some(u) => u,
         None => return ApiError::Unauthorized.into_response(),
     };
-    match route(&state, user, req).await {
+    let request = super::metrics::InFlight::start(&req, &user.username);
+    let response = match route(&state, user, req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
-    }
+    };
+    request.finish(response.status());
+    response
 }
 
 fn wants_aggregated(headers: &HeaderMap) -> bool {
@@ -219,6 +222,14 @@ async fn route(
         ["version"] => {
             get_only(req.method())?;
             Ok(json_response(200, &version_info(), &[]))
+        }
+        ["metrics"] => {
+            get_only(req.method())?;
+            Ok((
+                [(header::CONTENT_TYPE, super::metrics::CONTENT_TYPE)],
+                super::metrics::global().render(),
+            )
+                .into_response())
         }
         ["api"] => {
             get_only(req.method())?;

@@ -9,6 +9,7 @@ mod delete;
 pub mod gc;
 pub mod http;
 pub mod meta;
+pub mod metrics;
 pub mod options;
 mod read;
 pub mod schema;
