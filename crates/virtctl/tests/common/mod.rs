@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod kubevirtd;
+
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -108,10 +110,10 @@ async fn respond(reply: Reply, parts: &mut axum::http::request::Parts) -> Respon
                         }
                         while let Some(Ok(msg)) = socket.recv().await {
                             match msg {
-                                Message::Binary(b) => {
-                                    if socket.send(Message::Binary(b)).await.is_err() {
-                                        return;
-                                    }
+                                Message::Binary(b)
+                                    if socket.send(Message::Binary(b.clone())).await.is_err() =>
+                                {
+                                    return;
                                 }
                                 Message::Close(_) => return,
                                 _ => {}
@@ -300,6 +302,45 @@ pub fn read_until(
         }
     }
     (String::from_utf8_lossy(&seen).into_owned(), handle)
+}
+
+/// Everything a reader produces, collected on a thread.
+pub struct Collector {
+    seen: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Collector {
+    pub fn new(reader: impl Read + Send + 'static) -> Collector {
+        let seen: Arc<Mutex<Vec<u8>>> = Arc::default();
+        let sink = seen.clone();
+        std::thread::spawn(move || {
+            let mut reader = reader;
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    return;
+                }
+                sink.lock().expect("lock").extend_from_slice(&buf[..n]);
+            }
+        });
+        Collector { seen }
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.seen.lock().expect("lock")).into_owned()
+    }
+
+    /// Waits until `want` has been read, at most `timeout`.
+    pub fn wait_for(&self, want: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.text().contains(want) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
 }
 
 /// Waits for `child` to exit within `timeout`, killing it otherwise.
