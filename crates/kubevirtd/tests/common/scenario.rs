@@ -68,6 +68,26 @@ impl Reply {
     }
 }
 
+/// Asserts that a `Status` answer's message ends with `text`: upstream wraps the reasons of
+/// 409 and 403 answers as `Operation cannot be fulfilled on <resource> "<name>": <text>` and
+/// `<resource> "<name>" is forbidden: <text>`.
+#[track_caller]
+pub fn assert_message(reply: &Reply, text: impl AsRef<str>) {
+    let message = reply.message();
+    let text = text.as_ref();
+    match reply.code {
+        409 => assert!(
+            message.starts_with("Operation cannot be fulfilled on ") && message.ends_with(text),
+            "409 {message:?} should be a conflict ending with {text:?}"
+        ),
+        403 => assert!(
+            message.contains(" is forbidden: ") && message.ends_with(text),
+            "403 {message:?} should be forbidden ending with {text:?}"
+        ),
+        code => assert_eq!(message, text, "{code} {}", reply.body),
+    }
+}
+
 /// A minimal VirtualMachine: a container disk, 64Mi, grace period 0 (quick stops).
 pub fn vm_manifest(name: &str, run_strategy: &str) -> Value {
     json!({
@@ -593,12 +613,16 @@ pub async fn create_dv(sc: &Scenario, name: &str, status: Value) {
             json!({
                 "apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataVolume",
                 "metadata": {"name": name},
-                "spec": {"source": {"http": {"url": "http://example.com/disk.img"}},
-                         "storage": {"resources": {"requests": {"storage": "1Gi"}}}},
+                "spec": data_volume_spec(),
             }),
         )
         .await;
     assert!(r.is_success(), "{}", r.body);
+    set_dv_status(sc, name, status).await;
+}
+
+/// Writes a DataVolume's status as CDI would.
+pub async fn set_dv_status(sc: &Scenario, name: &str, status: Value) {
     let r = sc
         .merge_patch(
             &format!("{}/{name}/status", dvs(sc)),
@@ -606,4 +630,29 @@ pub async fn create_dv(sc: &Scenario, name: &str, status: Value) {
         )
         .await;
     assert!(r.is_success(), "{}", r.body);
+}
+
+/// Binds a claim, as a storage provisioner would.
+pub async fn bind_pvc(sc: &Scenario, name: &str) {
+    let r = sc
+        .merge_patch(
+            &format!("{}/{name}/status", pvcs(sc)),
+            json!({"status": {"phase": "Bound"}}),
+        )
+        .await;
+    assert!(r.is_success(), "{}", r.body);
+}
+
+fn data_volume_spec() -> Value {
+    json!({
+        "source": {"http": {"url": "http://example.com/disk.img"}},
+        "storage": {"resources": {"requests": {"storage": "1Gi"}}},
+    })
+}
+
+/// Adds a DataVolume template `dv` and a disk using it to a VM manifest.
+pub fn with_data_volume_template(mut vm: Value, dv: &str) -> Value {
+    vm["spec"]["dataVolumeTemplates"] =
+        json!([{"metadata": {"name": dv}, "spec": data_volume_spec()}]);
+    with_volume(vm, json!({"name": "data", "dataVolume": {"name": dv}}))
 }
