@@ -53,6 +53,8 @@ impl DomainStatus {
 pub enum Observed {
     /// No launcher yet: disks are being prepared, or the start failed and waits for a retry.
     NotStarted,
+    /// The launcher runs but QEMU is not up yet.
+    Launching,
     /// The launcher answers; the domain is in this state.
     Domain(DomainStatus),
     /// The launcher is gone without recording how the guest ended.
@@ -71,10 +73,34 @@ impl Observed {
     /// True while a guest runs or may still come up.
     pub fn is_alive(&self) -> bool {
         match self {
-            Observed::NotStarted => true,
+            Observed::NotStarted | Observed::Launching => true,
             Observed::Domain(d) => d.is_alive(),
             Observed::Unresponsive => false,
         }
+    }
+}
+
+impl From<virt_launcher::state::DomainState> for Observed {
+    fn from(state: virt_launcher::state::DomainState) -> Observed {
+        use virt_launcher::state::{DomainState as L, PausedReason as P, ShutoffReason as S};
+        let status = match state {
+            L::NoState => return Observed::Launching,
+            L::Running => DomainStatus::Running,
+            L::Paused { reason } => DomainStatus::Paused(match reason {
+                P::User => PauseReason::User,
+                P::Migration => PauseReason::Migration,
+                P::IOError => PauseReason::IoError,
+                P::Watchdog | P::Unknown => PauseReason::Other,
+            }),
+            L::Shutoff { reason } => DomainStatus::Shutoff(match reason {
+                S::Shutdown => ShutoffReason::Shutdown,
+                S::Destroyed => ShutoffReason::Destroyed,
+                S::Crashed => ShutoffReason::Crashed,
+                S::Failed => ShutoffReason::Failed,
+            }),
+            L::Crashed { .. } => DomainStatus::Panicked,
+        };
+        Observed::Domain(status)
     }
 }
 
@@ -100,7 +126,7 @@ pub fn vmi_phase(
 ) -> VirtualMachineInstancePhase {
     use VirtualMachineInstancePhase::*;
     match observed {
-        Observed::NotStarted => current,
+        Observed::NotStarted | Observed::Launching => current,
         Observed::Unresponsive => match current {
             Scheduled | Running => Failed,
             other => other,
@@ -220,6 +246,54 @@ mod tests {
         ];
         for (name, observed, current, acpi, want) in cases {
             assert_eq!(vmi_phase(&observed, current, acpi), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn launcher_states_map_to_domain_states() {
+        use virt_launcher::state::{
+            CrashedReason, DomainState as L, PausedReason, ShutoffReason as S,
+        };
+        let cases = [
+            (L::NoState, Observed::Launching),
+            (L::Running, Observed::Domain(DomainStatus::Running)),
+            (
+                L::Paused {
+                    reason: PausedReason::User,
+                },
+                Observed::Domain(DomainStatus::Paused(PauseReason::User)),
+            ),
+            (
+                L::Paused {
+                    reason: PausedReason::IOError,
+                },
+                Observed::Domain(DomainStatus::Paused(PauseReason::IoError)),
+            ),
+            (
+                L::Shutoff {
+                    reason: S::Shutdown,
+                },
+                Observed::Domain(DomainStatus::Shutoff(ShutoffReason::Shutdown)),
+            ),
+            (
+                L::Shutoff {
+                    reason: S::Destroyed,
+                },
+                Observed::Domain(DomainStatus::Shutoff(ShutoffReason::Destroyed)),
+            ),
+            (
+                L::Shutoff { reason: S::Crashed },
+                Observed::Domain(DomainStatus::Shutoff(ShutoffReason::Crashed)),
+            ),
+            (
+                L::Crashed {
+                    reason: CrashedReason::Panicked,
+                },
+                Observed::Domain(DomainStatus::Panicked),
+            ),
+        ];
+        for (state, want) in cases {
+            assert_eq!(Observed::from(state), want, "{state:?}");
         }
     }
 

@@ -60,9 +60,10 @@ impl Guest {
         }
     }
 
-    /// True while QEMU runs the guest (paused or not).
+    /// True while the launcher runs the guest (paused or not) or is bringing QEMU up.
     pub fn domain_alive(&self) -> bool {
-        self.observed.domain().is_some_and(DomainStatus::is_alive)
+        self.observed == Observed::Launching
+            || self.observed.domain().is_some_and(DomainStatus::is_alive)
     }
 
     /// True while the guest runs or is being started.
