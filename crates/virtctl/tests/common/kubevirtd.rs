@@ -7,7 +7,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::{OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
@@ -52,33 +52,55 @@ pub fn kubectl_bin() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("kubectl"))
 }
 
-/// A running `kubevirtd` with simulated nodes, killed when dropped.
+/// The shell that runs `kubevirtd` for a test process: it kills the server when its standard
+/// input closes, which happens when the test process exits, even when it is killed, so a server
+/// shared by the tests of one file never outlives them.
+const WATCHDOG: &str = r#""$0" "$@" & pid=$!; read _; kill $pid; wait $pid"#;
+
+/// A running `kubevirtd` with simulated nodes, stopped when dropped or when the test process
+/// exits.
 pub struct Kubevirtd {
     child: Child,
+    stdin: Option<ChildStdin>,
     pub kubeconfig: PathBuf,
     _dir: tempfile::TempDir,
+}
+
+/// The server shared by the tests of one test binary; each test works in its own namespace.
+pub fn shared() -> &'static Kubevirtd {
+    static SHARED: OnceLock<Kubevirtd> = OnceLock::new();
+    SHARED.get_or_init(Kubevirtd::start)
 }
 
 impl Kubevirtd {
     pub fn start() -> Kubevirtd {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut child = Command::new(kubevirtd_bin())
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(WATCHDOG)
+            .arg(kubevirtd_bin())
             .arg("--data-dir")
             .arg(dir.path())
             .args([
                 "--listen",
                 "127.0.0.1:0",
-                "--node-driver",
-                "simulated",
-                "--boot-delay-ms",
-                "200",
+                "--node-driver=simulated",
+                "--nodes=2",
+                "--boot-delay-ms=200",
             ])
             .env(
                 "KUBEVIRTD_LOG",
                 std::env::var("KUBEVIRTD_LOG").unwrap_or_else(|_| "warn".into()),
             )
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            // The server's log only when asked for (`KUBEVIRTD_LOG=info`): its shutdown after
+            // the last test is noisy.
+            .stderr(if std::env::var_os("KUBEVIRTD_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .expect("start kubevirtd");
         let stdout = child.stdout.take().expect("piped");
@@ -93,6 +115,7 @@ impl Kubevirtd {
         rx.recv_timeout(Duration::from_secs(60))
             .expect("kubevirtd did not become ready within 60s");
         Kubevirtd {
+            stdin: child.stdin.take(),
             child,
             kubeconfig: dir.path().join("kubeconfig"),
             _dir: dir,
@@ -122,10 +145,6 @@ impl Kubevirtd {
     }
 
     /// Runs kubectl and returns stdout, panicking if it fails.
-    pub fn kubectl(&self, args: &[&str]) -> String {
-        self.kubectl_with(args, None)
-    }
-
     pub fn kubectl_with(&self, args: &[&str], stdin: Option<&str>) -> String {
         let out = self.kubectl_stdin(args, stdin);
         assert!(
@@ -138,6 +157,59 @@ impl Kubevirtd {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// A virtctl command against this server.
+    pub fn virtctl(&self, args: &[&str]) -> Command {
+        super::virtctl_command(&self.kubeconfig, args)
+    }
+}
+
+impl Drop for Kubevirtd {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        if super::wait_exit(&mut self.child, Duration::from_secs(20)).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// One test's namespace on the shared server.
+pub struct Ns {
+    pub k: &'static Kubevirtd,
+    pub name: String,
+}
+
+impl Ns {
+    /// Creates namespace `name` on the shared server.
+    pub fn new(name: &str) -> Ns {
+        let k = shared();
+        k.kubectl_with(&["create", "namespace", name], None);
+        Ns {
+            k,
+            name: name.to_owned(),
+        }
+    }
+
+    fn with_ns<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        let mut all = vec!["-n", self.name.as_str()];
+        all.extend_from_slice(args);
+        all
+    }
+
+    /// Runs kubectl in this namespace with `stdin`.
+    pub fn kubectl_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        self.k.kubectl_stdin(&self.with_ns(args), stdin)
+    }
+
+    /// Runs kubectl in this namespace and returns stdout, panicking if it fails.
+    pub fn kubectl(&self, args: &[&str]) -> String {
+        self.kubectl_with(args, None)
+    }
+
+    pub fn kubectl_with(&self, args: &[&str], stdin: Option<&str>) -> String {
+        self.k.kubectl_with(&self.with_ns(args), stdin)
+    }
+
     /// A jsonpath read of an object; empty when it does not exist.
     pub fn get(&self, what: &str, jsonpath: &str) -> String {
         let out = self.kubectl_stdin(&["get", what, "-o", &format!("jsonpath={jsonpath}")], None);
@@ -148,19 +220,28 @@ impl Kubevirtd {
         }
     }
 
-    /// A virtctl command against this server.
+    /// A virtctl command in this namespace.
     pub fn virtctl(&self, args: &[&str]) -> Command {
-        super::virtctl_command(&self.kubeconfig, args)
+        self.k.virtctl(&self.with_ns(args))
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
         self.virtctl(args).output().expect("virtctl runs")
     }
 
+    pub fn apply(&self, manifest: &str) {
+        self.kubectl_with(&["apply", "-f", "-"], Some(manifest));
+    }
+
     /// Creates a VirtualMachine `name` with run strategy `strategy` and extra template spec
-    /// `devices` YAML (indented for `devices:`).
+    /// `devices` YAML (inside `devices: {...}`).
     pub fn create_vm(&self, name: &str, strategy: &str, devices: &str) {
-        let manifest = format!(
+        self.create_vm_with(name, strategy, devices, "terminationGracePeriodSeconds: 0");
+    }
+
+    /// Like [`Ns::create_vm`], with `extra` template spec fields (one line at spec level).
+    pub fn create_vm_with(&self, name: &str, strategy: &str, devices: &str, extra: &str) {
+        self.apply(&format!(
             "apiVersion: kubevirt.io/v1
 kind: VirtualMachine
 metadata:
@@ -174,26 +255,28 @@ spec:
         resources:
           requests:
             memory: 64Mi
-      terminationGracePeriodSeconds: 0
+      {extra}
 "
+        ));
+    }
+
+    /// The UID of VMI `name`, empty when there is none.
+    pub fn vmi_uid(&self, name: &str) -> String {
+        self.get(&format!("vmi/{name}"), "{.metadata.uid}")
+    }
+
+    /// Waits until the jsonpath read of `what` is `want`.
+    pub fn wait_for(&self, what: &str, jsonpath: &str, want: &str) {
+        eventually(
+            Duration::from_secs(60),
+            &format!("{what} {jsonpath} = {want:?}"),
+            || (self.get(what, jsonpath) == want).then_some(()),
         );
-        self.kubectl_with(&["apply", "-f", "-"], Some(&manifest));
     }
 
     /// Waits until the VMI `name` is Running.
     pub fn wait_running(&self, name: &str) {
-        eventually(
-            Duration::from_secs(60),
-            &format!("VMI {name} running"),
-            || (self.get(&format!("vmi/{name}"), "{.status.phase}") == "Running").then_some(()),
-        );
-    }
-}
-
-impl Drop for Kubevirtd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.wait_for(&format!("vmi/{name}"), "{.status.phase}", "Running");
     }
 }
 

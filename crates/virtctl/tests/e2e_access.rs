@@ -1,0 +1,794 @@
+//! virtctl against a real `kubevirtd` with simulated nodes: the serial console through a
+//! pseudo-terminal, VNC, port forwarding, ssh/scp, services, generated manifests, versions,
+//! `kubectl virt` as a plugin and kubeconfig loading. One server serves every test of this
+//! file; each test works in its own namespace.
+//!
+//! The simulated node has an echoing serial console but no display and no guest ports; console,
+//! VNC and ssh sessions with a real guest need the QEMU node driver and are not covered here.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use common::kubevirtd::{Ns, eventually, kubectl_bin, shared};
+use common::{Collector, fails, ok, read_until, send, stderr, stdout, wait_exit};
+use serde_json::{Value, json};
+
+/// Runs virtctl under `script`, which gives it a pseudo-terminal.
+fn console_in_a_terminal(ns: &Ns, vm: &str) -> std::process::Child {
+    let command = format!(
+        "{} --kubeconfig {} -n {} console {vm}",
+        env!("CARGO_BIN_EXE_virtctl"),
+        ns.k.kubeconfig.display(),
+        ns.name
+    );
+    Command::new("script")
+        .args(["-q", "-e", "-f", "-c", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs")
+}
+
+// Scenario 38: the console waits for a starting instance, echoes in raw mode and leaves on
+// Ctrl+].
+#[test]
+fn console_in_a_terminal_echoes_and_leaves_on_ctrl_close_bracket() {
+    let ns = Ns::new("ac-console");
+    ns.create_vm("vm1", "Always", "");
+    // A missing VMI is an error at once; one that is not running yet is waited for.
+    eventually(Duration::from_secs(30), "the VMI", || {
+        (!ns.vmi_uid("vm1").is_empty()).then_some(())
+    });
+    let mut child = console_in_a_terminal(&ns, "vm1");
+    let out = Collector::new(child.stdout.take().expect("stdout"));
+    assert!(
+        out.wait_for("vm1 login: ", Duration::from_secs(60)),
+        "{:?}",
+        out.text()
+    );
+    assert!(
+        out.text().contains("Successfully connected to vm1 console"),
+        "{:?}",
+        out.text()
+    );
+    send(&mut child, b"root\r");
+    // In raw mode the terminal does not echo: what comes back is the guest's echo.
+    assert!(
+        out.wait_for("login: root\r\n", Duration::from_secs(10)),
+        "{:?}",
+        out.text()
+    );
+    send(&mut child, b"\x1d");
+    let status = wait_exit(&mut child, Duration::from_secs(20)).expect("console exits");
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn a_second_console_session_ends_the_first() {
+    let ns = Ns::new("ac-console-twice");
+    ns.create_vm("vm1", "Always", "");
+    ns.wait_running("vm1");
+    let mut first = ns
+        .virtctl(&["console", "vm1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (seen, _reader) = read_until(
+        first.stdout.take().unwrap(),
+        "login: ",
+        Duration::from_secs(30),
+    );
+    assert!(seen.contains("login: "), "{seen:?}");
+    let mut second = ns
+        .virtctl(&["console", "vm1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = wait_exit(&mut first, Duration::from_secs(30)).expect("the first session ends");
+    assert!(status.success(), "{status:?}");
+    send(&mut second, b"\x1d");
+    assert!(wait_exit(&mut second, Duration::from_secs(20)).is_some_and(|s| s.success()));
+}
+
+#[test]
+fn console_and_vnc_refuse_instances_without_the_device() {
+    let ns = Ns::new("ac-no-devices");
+    ns.create_vm(
+        "vm1",
+        "Always",
+        "autoattachSerialConsole: false, autoattachGraphicsDevice: false",
+    );
+    ns.wait_running("vm1");
+    assert_eq!(
+        fails(&ns.run(&["console", "vm1", "--timeout=0"])),
+        "No serial consoles are present.\n"
+    );
+    assert_eq!(
+        fails(&ns.run(&["vnc", "--proxy-only", "vm1"])),
+        "can't access VMI vm1: No graphics devices are present.\n"
+    );
+    assert_eq!(
+        fails(&ns.run(&["console", "nothere", "--timeout=0"])),
+        "virtualmachineinstance.kubevirt.io \"nothere\" not found\n"
+    );
+}
+
+// The simulated node has no display: the proxy reports the node's refusal before listening.
+#[test]
+fn vnc_reports_that_the_node_has_no_display() {
+    let ns = Ns::new("ac-vnc");
+    ns.create_vm("vm1", "Always", "");
+    ns.wait_running("vm1");
+    assert_eq!(
+        fails(&ns.run(&["vnc", "--proxy-only", "vm1"])),
+        "can't access VMI vm1: the simulated node driver has no display\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("shot.png");
+    let err = fails(&ns.run(&["vnc", "screenshot", "vm1", "--file", png.to_str().unwrap()]));
+    assert_eq!(
+        err,
+        "Can't access VMI vm1: the simulated node driver has no display\n"
+    );
+    assert!(!png.exists());
+}
+
+/// A directory holding fake `ssh` and `scp` programs that print their arguments, one a line.
+fn fake_ssh_clients() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["ssh", "scp"] {
+        let path = dir.path().join(name);
+        std::fs::write(
+            &path,
+            "#!/bin/sh\nprintf '%s\\n' \"$(basename \"$0\")\"\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done\n",
+        )
+        .unwrap();
+        let mut perms = std::fs::metadata(&path).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&path, perms).unwrap();
+    }
+    dir
+}
+
+fn with_path(mut cmd: Command, dir: &Path) -> Output {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![dir.to_path_buf()];
+    dirs.extend(std::env::split_paths(&path));
+    cmd.env("PATH", std::env::join_paths(dirs).unwrap())
+        .output()
+        .unwrap()
+}
+
+// ssh and scp run the local OpenSSH clients with a ProxyCommand through `port-forward
+// --stdio`; the simulated node forwards no ports, which port-forward reports.
+#[test]
+fn ssh_and_scp_tunnel_through_port_forward() {
+    let ns = Ns::new("ac-ssh");
+    ns.create_vm("vm1", "Always", "");
+    ns.wait_running("vm1");
+    let fake = fake_ssh_clients();
+    let virtctl = env!("CARGO_BIN_EXE_virtctl");
+
+    let out = with_path(
+        ns.virtctl(&[
+            "ssh",
+            "fedora@vm/vm1",
+            "-c",
+            "uname -a",
+            "-t",
+            "-oBatchMode=yes",
+        ]),
+        fake.path(),
+    );
+    let args: Vec<String> = ok(&out).lines().map(str::to_owned).collect();
+    assert_eq!(
+        args,
+        [
+            "ssh".to_owned(),
+            "-o".into(),
+            format!("ProxyCommand={virtctl} port-forward --stdio=true vm/vm1/ac-ssh 22"),
+            "-oBatchMode=yes".into(),
+            "fedora@vm.vm1.ac-ssh".into(),
+            "uname -a".into(),
+        ]
+    );
+
+    let out = with_path(
+        ns.virtctl(&[
+            "scp",
+            "-i",
+            "id_test",
+            "--port=2222",
+            "-l",
+            "root",
+            "--recursive",
+            "vmi/vm1/other:/etc/hosts",
+            "copy",
+        ]),
+        fake.path(),
+    );
+    let args: Vec<String> = ok(&out).lines().map(str::to_owned).collect();
+    assert_eq!(
+        args,
+        [
+            "scp".to_owned(),
+            "-o".into(),
+            format!("ProxyCommand={virtctl} port-forward --stdio=true vmi/vm1/other 2222"),
+            "-i".into(),
+            "id_test".into(),
+            "-r".into(),
+            "root@vmi.vm1.other:/etc/hosts".into(),
+            "copy".into(),
+        ]
+    );
+
+    // What the ProxyCommand does against this server.
+    let out = ns
+        .virtctl(&["port-forward", "--stdio=true", "vmi/vm1", "22"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        fails(&out),
+        "port-forward is not supported by this node driver\n"
+    );
+    assert!(stdout(&out).is_empty());
+    ns.create_vm("stopped", "Halted", "");
+    let out = ns.run(&["port-forward", "--stdio=true", "vm/stopped", "22"]);
+    assert_eq!(
+        fails(&out),
+        "Operation cannot be fulfilled on virtualmachine.kubevirt.io \"stopped\": VMI is not started\n"
+    );
+}
+
+// Scenario 42 and the seed documents' expose command; `kubectl get svc` lists the services.
+#[test]
+fn expose_creates_services_owned_by_the_exposed_object() {
+    let ns = Ns::new("ac-expose");
+    ns.create_vm_with(
+        "v",
+        "Always",
+        "interfaces: [{name: default, masquerade: {}, ports: [{port: 80}, {port: 53, protocol: UDP}]}]",
+        "networks: [{name: default, pod: {}}]",
+    );
+    ns.wait_running("v");
+    let out = ok(&ns.run(&[
+        "expose",
+        "vmi",
+        "v",
+        "--name=s",
+        "--port=22",
+        "--type=NodePort",
+    ]));
+    assert_eq!(out, "Service s successfully created for vmi v\n");
+    let svc: Value = serde_json::from_str(&ns.kubectl(&["get", "svc", "s", "-o", "json"])).unwrap();
+    assert_eq!(svc["spec"]["selector"], json!({"vmi.kubevirt.io/id": "v"}));
+    assert_eq!(svc["spec"]["type"], "NodePort");
+    assert_eq!(svc["spec"]["ports"][0]["port"], 22);
+    let owner = &svc["metadata"]["ownerReferences"][0];
+    assert_eq!(owner["kind"], "VirtualMachineInstance");
+    assert_eq!(owner["name"], "v");
+    assert_eq!(owner["blockOwnerDeletion"], false);
+    assert_eq!(owner["uid"].as_str(), Some(ns.vmi_uid("v").as_str()));
+
+    // Without --port the ports come from the instance's pod network interface.
+    let out = ok(&ns.run(&["expose", "vm", "v", "--name=introspected"]));
+    assert_eq!(out, "Service introspected successfully created for vm v\n");
+    assert_eq!(ns.get("svc/introspected", "{.spec.ports[*].port}"), "80 53");
+    assert_eq!(
+        ns.get("svc/introspected", "{.spec.ports[*].protocol}"),
+        "TCP UDP"
+    );
+
+    // The command of the seed documents, on a VM that has not started.
+    ns.create_vm("vmi-ephemeral", "Halted", "");
+    let out = ok(&ns.run(&[
+        "expose",
+        "virtualmachine",
+        "vmi-ephemeral",
+        "--name",
+        "vmiservice",
+        "--port",
+        "27017",
+        "--target-port",
+        "22",
+    ]));
+    assert_eq!(
+        out,
+        "Service vmiservice successfully created for virtualmachine vmi-ephemeral\n"
+    );
+    assert_eq!(
+        ns.get("svc/vmiservice", "{.spec.ports[0].targetPort}"),
+        "22"
+    );
+    assert_eq!(ns.get("svc/vmiservice", "{.spec.ports[0].port}"), "27017");
+    assert_eq!(ns.get("svc/vmiservice", "{.spec.type}"), "ClusterIP");
+    assert_eq!(
+        ns.get("svc/vmiservice", "{.metadata.ownerReferences[0].kind}"),
+        "VirtualMachine"
+    );
+    assert_eq!(
+        ns.get("svc/vmiservice", "{.spec.selector.vmi\\.kubevirt\\.io/id}"),
+        "vmi-ephemeral"
+    );
+    let err = fails(&ns.run(&["expose", "vm", "vmi-ephemeral", "--name=noport"]));
+    assert_eq!(err, "couldn't find port via --port flag or introspection\n");
+    let err = fails(&ns.run(&["expose", "vm", "nothere", "--name=x", "--port=1"]));
+    assert_eq!(
+        err,
+        "error fetching VirtualMachine: virtualmachines.kubevirt.io \"nothere\" not found\n"
+    );
+
+    let listed = ns.kubectl(&["get", "svc"]);
+    let names: Vec<&str> = listed
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names, ["introspected", "s", "vmiservice"], "{listed}");
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("s ") && l.contains("NodePort"))
+    );
+}
+
+fn replica_set(name: &str, selector: &str) -> String {
+    format!(
+        "apiVersion: kubevirt.io/v1
+kind: VirtualMachineInstanceReplicaSet
+metadata:
+  name: {name}
+spec:
+  replicas: 0
+  selector:
+    {selector}
+  template:
+    metadata:
+      labels:
+        app: {name}
+        tier: web
+    spec:
+      domain:
+        devices: {{}}
+        resources:
+          requests:
+            memory: 64Mi
+"
+    )
+}
+
+#[test]
+fn expose_selects_a_replica_set_by_its_match_labels() {
+    let ns = Ns::new("ac-expose-rs");
+    ns.apply(&replica_set("rs", "matchLabels: {app: rs}"));
+    let out = ok(&ns.run(&[
+        "expose",
+        "vmirs",
+        "rs",
+        "--name=web",
+        "--port=80",
+        "--target-port=8080",
+        "--type=LoadBalancer",
+    ]));
+    assert_eq!(out, "Service web successfully created for vmirs rs\n");
+    assert_eq!(ns.get("svc/web", "{.spec.selector}"), r#"{"app":"rs"}"#);
+    assert_eq!(ns.get("svc/web", "{.spec.type}"), "LoadBalancer");
+    assert_eq!(ns.get("svc/web", "{.spec.ports[0].targetPort}"), "8080");
+    assert_eq!(
+        ns.get("svc/web", "{.metadata.ownerReferences[0].kind}"),
+        "VirtualMachineInstanceReplicaSet"
+    );
+
+    ns.apply(&replica_set(
+        "exprs",
+        "matchLabels: {app: exprs}\n    matchExpressions: [{key: tier, operator: Exists}]",
+    ));
+    let err = fails(&ns.run(&["expose", "vmirs", "exprs", "--name=s", "--port=80"]));
+    assert_eq!(
+        err,
+        "cannot expose VirtualMachineInstanceReplicaSet with match expressions\n"
+    );
+    assert_eq!(ns.get("svc/s", "{.metadata.name}"), "");
+}
+
+// Scenario 41: generated manifests are accepted by the server as they are.
+#[test]
+fn generated_manifests_pass_a_server_side_dry_run() {
+    let ns = Ns::new("ac-create");
+    let manifest = ok(&ns.run(&[
+        "create",
+        "vm",
+        "--volume-containerdisk=src:quay.io/containerdisks/fedora:latest",
+        "--user=cloud-user",
+        "--ssh-key=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGs0 user@host",
+    ]));
+    let vm: Value = serde_saphyr::from_str(&manifest).unwrap();
+    let name = vm["metadata"]["name"].as_str().unwrap().to_owned();
+    assert!(
+        name.len() == 8 && name.starts_with("vm-"),
+        "{name}: vm-<5 random>"
+    );
+    let out = ns.kubectl_with(&["create", "--dry-run=server", "-f", "-"], Some(&manifest));
+    assert_eq!(
+        out.trim(),
+        format!("virtualmachine.kubevirt.io/{name} created (server dry run)")
+    );
+    assert_eq!(ns.get(&format!("vm/{name}"), "{.metadata.name}"), "");
+
+    let plain = ok(&ns.run(&["create", "vm", "--name=plain"]));
+    ns.kubectl_with(&["create", "-f", "-"], Some(&plain));
+    assert_eq!(
+        ns.get("vm/plain", "{.spec.template.spec.domain.memory.guest}"),
+        "512Mi"
+    );
+    assert_eq!(
+        ns.get(
+            "vm/plain",
+            "{.spec.template.spec.terminationGracePeriodSeconds}"
+        ),
+        "180"
+    );
+    assert_eq!(ns.get("vm/plain", "{.spec.runStrategy}"), "Always");
+
+    let halted = ok(&ns.run(&[
+        "create",
+        "vm",
+        "--name=small",
+        "--run-strategy=Halted",
+        "--memory=128Mi",
+        "--termination-grace-period=5",
+        "--volume-pvc=src:data",
+    ]));
+    ns.kubectl_with(&["create", "-f", "-"], Some(&halted));
+    assert_eq!(ns.get("vm/small", "{.spec.runStrategy}"), "Halted");
+    assert_eq!(
+        ns.get(
+            "vm/small",
+            "{.spec.template.spec.volumes[0].persistentVolumeClaim.claimName}"
+        ),
+        "data"
+    );
+    // Nothing was created by virtctl itself.
+    assert_eq!(ns.get("vm", "{.items[*].metadata.name}"), "plain small");
+}
+
+#[test]
+fn version_reports_client_and_server() {
+    let k = shared();
+    let out = k.virtctl(&["version"]).output().unwrap();
+    let text = ok(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].starts_with("Client Version: version.Info{GitVersion:\"v1.9."),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with("Server Version: version.Info{GitVersion:\"v1.9."),
+        "{text}"
+    );
+    assert!(lines[1].contains("Platform:\"linux/"), "{text}");
+    assert!(stderr(&out).is_empty());
+    let client = ok(&Command::new(env!("CARGO_BIN_EXE_virtctl"))
+        .args(["version", "--client"])
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap());
+    assert_eq!(client, format!("{}\n", lines[0]));
+}
+
+/// kubectl with the plugin binary's directory first on `PATH`.
+fn kubectl_with_plugin(kubeconfig: &Path, args: &[&str]) -> Output {
+    let plugin_dir = Path::new(env!("CARGO_BIN_EXE_kubectl-virt"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![plugin_dir];
+    dirs.extend(std::env::split_paths(&path));
+    Command::new(kubectl_bin())
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .env("PATH", std::env::join_paths(dirs).unwrap())
+        .output()
+        .unwrap()
+}
+
+// `kubectl virt ...` finds the `kubectl-virt` binary on PATH and passes it its arguments and
+// environment (KUBECONFIG).
+#[test]
+fn kubectl_runs_virtctl_as_the_virt_plugin() {
+    let ns = Ns::new("ac-plugin");
+    let k = ns.k;
+    let out = kubectl_with_plugin(&k.kubeconfig, &["virt", "version"]);
+    let text = ok(&out);
+    assert!(text.starts_with("Client Version: "), "{text}");
+    assert!(text.contains("\nServer Version: "), "{text}");
+
+    ns.create_vm("vm1", "Halted", "");
+    let out = kubectl_with_plugin(&k.kubeconfig, &["virt", "-n", "ac-plugin", "start", "vm1"]);
+    assert_eq!(ok(&out), "VM vm1 was scheduled to start\n");
+    ns.wait_running("vm1");
+
+    let out = kubectl_with_plugin(&k.kubeconfig, &["virt", "stop", "--help"]);
+    let help = ok(&out);
+    assert!(
+        help.contains("Usage:\n  kubectl virt stop (VM) [flags]"),
+        "{help}"
+    );
+    let out = kubectl_with_plugin(&k.kubeconfig, &["plugin", "list"]);
+    assert!(stdout(&out).contains("kubectl-virt"), "{}", stdout(&out));
+}
+
+/// The server's kubeconfig as JSON.
+fn kubeconfig_json() -> Value {
+    let text = std::fs::read_to_string(&shared().kubeconfig).unwrap();
+    serde_saphyr::from_str(&text).unwrap()
+}
+
+fn write_config(dir: &Path, name: &str, config: &Value) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, serde_json::to_string_pretty(config).unwrap()).unwrap();
+    path
+}
+
+/// virtctl with only the environment's kubeconfig sources.
+fn virtctl_env(args: &[&str], kubeconfig_env: Option<&std::ffi::OsStr>) -> Output {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_virtctl"));
+    cmd.args(args)
+        .env("HOME", home.path())
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .stdin(Stdio::null());
+    match kubeconfig_env {
+        Some(v) => cmd.env("KUBECONFIG", v),
+        None => cmd.env_remove("KUBECONFIG"),
+    };
+    cmd.output().unwrap()
+}
+
+// client-go's loading rules: `$KUBECONFIG` lists merge with the first file winning, missing
+// files are skipped, `--context`, `--server`, `--token`, `--insecure-skip-tls-verify` and `-n`
+// override, and the namespace defaults to the context's.
+#[test]
+fn kubeconfig_loading_follows_client_go() {
+    let ns = Ns::new("ac-config");
+    ns.create_vm("vm1", "Halted", "");
+    let dir = tempfile::tempdir().unwrap();
+    let real = kubeconfig_json();
+    let server = real["clusters"][0]["cluster"]["server"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token = real["users"][0]["user"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The first file names the current context and redefines the context with a namespace;
+    // the second supplies cluster and user (and its own, losing, context and current context).
+    let first = write_config(
+        dir.path(),
+        "first",
+        &json!({"apiVersion": "v1", "kind": "Config", "current-context": "kubevirtd",
+            "contexts": [{"name": "kubevirtd", "context": {"cluster": "kubevirtd",
+            "user": "kubevirtd-admin", "namespace": "ac-config"}}]}),
+    );
+    let mut second_config = real.clone();
+    second_config["current-context"] = json!("elsewhere");
+    let second = write_config(dir.path(), "second", &second_config);
+    let list =
+        std::env::join_paths([dir.path().join("missing"), first.clone(), second.clone()]).unwrap();
+    let out = virtctl_env(&["start", "vm1", "--dry-run"], Some(&list));
+    assert_eq!(
+        ok(&out),
+        "Dry Run execution\nVM vm1 was scheduled to start\n"
+    );
+    // -n overrides the context's namespace.
+    let out = virtctl_env(&["-n", "default", "start", "vm1", "--dry-run"], Some(&list));
+    assert_eq!(
+        fails(&out),
+        "Error starting VirtualMachine virtualmachine.kubevirt.io \"vm1\" not found\n"
+    );
+    // The home config is the fallback.
+    let out = virtctl_env(&["start", "vm1", "--dry-run"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+
+    // A second context pointing nowhere is current; --context picks the working one.
+    let mut two = real.clone();
+    two["clusters"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "dead",
+        "cluster": {"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": true}}));
+    two["contexts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "dead",
+        "context": {"cluster": "dead", "user": "kubevirtd-admin", "namespace": "ac-config"}}));
+    two["contexts"][0]["context"]["namespace"] = json!("ac-config");
+    two["current-context"] = json!("dead");
+    let two = write_config(dir.path(), "two", &two);
+    let kc = two.to_str().unwrap();
+    let out = virtctl_env(&["--kubeconfig", kc, "start", "vm1", "--dry-run"], None);
+    let err = fails(&out);
+    assert!(
+        err.contains("127.0.0.1:1") && err.contains("connection refused"),
+        "{err}"
+    );
+    let out = virtctl_env(
+        &[
+            "--kubeconfig",
+            kc,
+            "--context",
+            "kubevirtd",
+            "start",
+            "vm1",
+            "--dry-run",
+        ],
+        None,
+    );
+    assert_eq!(
+        ok(&out),
+        "Dry Run execution\nVM vm1 was scheduled to start\n"
+    );
+    // --server replaces the current context's server, keeping its credentials.
+    let out = virtctl_env(
+        &[
+            "--kubeconfig",
+            kc,
+            "--server",
+            &server,
+            "--insecure-skip-tls-verify",
+            "start",
+            "vm1",
+            "--dry-run",
+        ],
+        None,
+    );
+    assert_eq!(
+        ok(&out),
+        "Dry Run execution\nVM vm1 was scheduled to start\n"
+    );
+
+    // A wrong token is refused; --token replaces it.
+    let mut wrong = real.clone();
+    wrong["users"][0]["user"]["token"] = json!("not-the-token");
+    let wrong = write_config(dir.path(), "wrong", &wrong);
+    let kc = wrong.to_str().unwrap();
+    let out = virtctl_env(
+        &[
+            "--kubeconfig",
+            kc,
+            "-n",
+            "ac-config",
+            "start",
+            "vm1",
+            "--dry-run",
+        ],
+        None,
+    );
+    assert!(
+        fails(&out).starts_with("Error starting VirtualMachine "),
+        "{}",
+        stderr(&out)
+    );
+    let out = virtctl_env(
+        &[
+            "--kubeconfig",
+            kc,
+            "--token",
+            &token,
+            "-n",
+            "ac-config",
+            "start",
+            "vm1",
+            "--dry-run",
+        ],
+        None,
+    );
+    assert_eq!(
+        ok(&out),
+        "Dry Run execution\nVM vm1 was scheduled to start\n"
+    );
+
+    // Without the certificate authority the server's certificate is not trusted, unless told.
+    let mut no_ca = real.clone();
+    no_ca["clusters"][0]["cluster"]
+        .as_object_mut()
+        .unwrap()
+        .remove("certificate-authority-data");
+    let no_ca = write_config(dir.path(), "no-ca", &no_ca);
+    let kc = no_ca.to_str().unwrap();
+    let out = virtctl_env(
+        &[
+            "--kubeconfig",
+            kc,
+            "-n",
+            "ac-config",
+            "start",
+            "vm1",
+            "--dry-run",
+        ],
+        None,
+    );
+    assert!(fails(&out).contains("certificate"), "{}", stderr(&out));
+    let out = virtctl_env(
+        &[
+            "--kubeconfig",
+            kc,
+            "--insecure-skip-tls-verify",
+            "-n",
+            "ac-config",
+            "start",
+            "vm1",
+            "--dry-run",
+        ],
+        None,
+    );
+    assert_eq!(
+        ok(&out),
+        "Dry Run execution\nVM vm1 was scheduled to start\n"
+    );
+}
+
+// Help reads like upstream's: the root lists the commands, each command its usage, examples
+// and flags, and the global options are one `virtctl options` away.
+#[test]
+fn help_lists_commands_and_each_command_has_upstream_usage() {
+    let out = Command::new(env!("CARGO_BIN_EXE_virtctl"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let text = ok(&out);
+    assert!(
+        text.starts_with(
+            "virtctl controls virtual machine related operations on your kubernetes cluster.\n"
+        ),
+        "{text}"
+    );
+    for command in [
+        "console",
+        "create",
+        "expose",
+        "migrate",
+        "migrate-cancel",
+        "pause",
+        "port-forward",
+        "restart",
+        "scp",
+        "soft-reboot",
+        "ssh",
+        "start",
+        "stop",
+        "unpause",
+        "version",
+        "vnc",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("  {command} "))),
+            "{command} missing from:\n{text}"
+        );
+    }
+    assert!(text.contains("Use \"virtctl <command> --help\" for more information about a given command.\nUse \"virtctl options\" for a list of global command-line options (applies to all commands).\n"), "{text}");
+    let stop = ok(&Command::new(env!("CARGO_BIN_EXE_virtctl"))
+        .args(["stop", "--help"])
+        .output()
+        .unwrap());
+    assert!(stop.starts_with("Stop a virtual machine.\n\nUsage:\n  virtctl stop (VM) [flags]\n\nExamples:\n  # Stop a virtual machine called 'myvm':\n  virtctl stop myvm\n"), "{stop}");
+    let grace = stop
+        .lines()
+        .find(|l| l.starts_with("      --grace-period int "))
+        .unwrap_or_else(|| panic!("{stop}"));
+    assert!(grace.ends_with(" --grace-period=-1: Period of time in seconds given to the VMI to terminate gracefully. Can only be set to 0 when --force is true (force deletion). Currently only setting 0 is supported. (default -1)"), "{grace}");
+    assert!(stop.ends_with("\nUse \"virtctl options\" for a list of global command-line options (applies to all commands).\n"), "{stop}");
+}
