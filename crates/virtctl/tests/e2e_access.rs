@@ -141,6 +141,28 @@ fn vnc_reports_that_the_node_has_no_display() {
     assert!(!png.exists());
 }
 
+// The guest agent's operating system information, as the simulated guest reports it.
+#[test]
+fn guestosinfo_prints_the_agent_information() {
+    let ns = Ns::new("ac-guest");
+    ns.create_vm("vm1", "Always", "");
+    ns.wait_running("vm1");
+    let out = ok(&ns.run(&["guestosinfo", "vm1"]));
+    let info: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        info["prettyName"].as_str().is_some_and(|n| !n.is_empty()),
+        "{out}"
+    );
+    assert!(
+        out.starts_with("{\n  \""),
+        "indented like Go's MarshalIndent: {out}"
+    );
+    assert_eq!(
+        fails(&ns.run(&["guestosinfo", "nothere"])),
+        "Error getting guestosinfo of VirtualMachineInstance nothere, virtualmachineinstance.kubevirt.io \"nothere\" not found\n"
+    );
+}
+
 /// A directory holding fake `ssh` and `scp` programs that print their arguments, one a line.
 fn fake_ssh_clients() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -288,6 +288,42 @@ fn start_paused_runs_a_paused_instance() {
     ns.wait_for("vm/manual", "{.status.printableStatus}", "Running");
 }
 
+// Scenario 37: a VM whose template starts paused.
+#[test]
+fn a_vm_started_paused_by_its_template_stops_once() {
+    let ns = Ns::new("lc-template-paused");
+    ns.create_vm_with(
+        "vm1",
+        "Always",
+        "",
+        "startStrategy: Paused\n      terminationGracePeriodSeconds: 0",
+    );
+    ns.wait_for("vm/vm1", "{.status.printableStatus}", "Paused");
+    assert_eq!(
+        fails(&ns.run(&["start", "vm1"])),
+        refused(
+            "Error starting VirtualMachine ",
+            "virtualmachine",
+            "vm1",
+            "VM is already running"
+        )
+    );
+    assert_eq!(
+        ok(&ns.run(&["stop", "vm1", "--wait"])),
+        "VM vm1 was scheduled to stop\nVM vm1 is stopped\n"
+    );
+    assert_eq!(ns.vmi_uid("vm1"), "");
+    assert_eq!(
+        fails(&ns.run(&["stop", "vm1"])),
+        refused(
+            "error stopping VirtualMachine ",
+            "virtualmachine",
+            "vm1",
+            "VM is not running"
+        )
+    );
+}
+
 // Scenario 36.
 #[test]
 fn pause_and_unpause_a_vm() {
