@@ -9,6 +9,8 @@ mod server;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
@@ -30,6 +32,30 @@ enum Command {
     Server(server::ServerArgs),
     /// Print the kubevirt.io CustomResourceDefinitions as YAML, for installing on a cluster.
     Crds,
+    /// Manage the container disk images of this machine's node.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Supervise one guest's QEMU (started by the node agent; not for direct use).
+    #[command(name = "virt-launcher", hide = true, disable_help_flag = true)]
+    VirtLauncher {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ImageCommand {
+    /// Store a raw or qcow2 disk file as the container disk image <IMAGE>, so VMIs can use it
+    /// as `containerDisk.image` (the registry is not contacted).
+    Import {
+        /// Image reference, e.g. `example.org/guest:latest`.
+        image: String,
+        /// The disk file (raw or qcow2).
+        file: PathBuf,
+        /// The server's data directory (default: the per-user data directory).
+        #[arg(long, env = "KUBEVIRTD_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 fn default_data_dir() -> PathBuf {
@@ -56,16 +82,57 @@ fn init_logging(json: bool) {
     }
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::VirtLauncher { args }) = cli.command {
+        return virt_launcher::cli::main(args);
+    }
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Crds) => {
             print!("{}", api::crd_yaml());
             Ok(())
         }
         Some(Command::Server(args)) => run(args),
+        Some(Command::Image(ImageCommand::Import {
+            image,
+            file,
+            data_dir,
+        })) => {
+            let node_dir = data_dir
+                .unwrap_or_else(default_data_dir)
+                .join(server::NODE_DIR);
+            let stored = virt_handler::qemu::import_image(&node_dir, &image, &file)?;
+            println!(
+                "imported {} as {image} ({})",
+                file.display(),
+                stored.display()
+            );
+            Ok(())
+        }
+        Some(Command::VirtLauncher { .. }) => unreachable!("handled in main"),
         None => run(cli.server),
     }
+}
+
+/// How the node agent starts a guest's launcher: this executable's `virt-launcher`
+/// subcommand, so one binary is all a machine needs.
+pub(crate) fn launcher_command() -> anyhow::Result<virt_handler::qemu::LauncherCommand> {
+    let exe = std::env::current_exe()
+        .map_err(|e| anyhow::anyhow!("cannot find the kubevirtd executable: {e}"))?;
+    Ok(virt_handler::qemu::LauncherCommand {
+        program: exe,
+        args: vec!["virt-launcher".into()],
+    })
 }
 
 fn run(mut args: server::ServerArgs) -> anyhow::Result<()> {

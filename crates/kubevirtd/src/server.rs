@@ -17,6 +17,10 @@ use apiserver::{Api, Plugins, UserInfo};
 use crate::gateway::LateGateway;
 use crate::{inprocess, kubeconfig};
 
+/// Directory of the QEMU node driver (run directories, image store, volumes) under the data
+/// directory.
+pub const NODE_DIR: &str = "node";
+
 /// Which node agent runs the VMIs of this server.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeDriver {
@@ -24,6 +28,26 @@ pub enum NodeDriver {
     None,
     /// Simulated nodes: no guests, configurable boot delay, failure injection by annotations.
     Simulated,
+    /// This machine as one node running real QEMU guests, one virt-launcher per VMI.
+    Qemu,
+}
+
+/// The accelerator of QEMU guests.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccelArg {
+    /// The Linux kernel's KVM (fails to start guests when `/dev/kvm` is not usable).
+    Kvm,
+    /// QEMU's software emulation: always works, much slower.
+    Tcg,
+}
+
+impl From<AccelArg> for virt_handler::qemu::Accel {
+    fn from(a: AccelArg) -> Self {
+        match a {
+            AccelArg::Kvm => virt_handler::qemu::Accel::Kvm,
+            AccelArg::Tcg => virt_handler::qemu::Accel::Tcg,
+        }
+    }
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -37,9 +61,13 @@ pub struct ServerArgs {
     /// Log as JSON lines.
     #[arg(long)]
     pub log_json: bool,
-    /// The node agent that runs VMIs.
-    #[arg(long, value_enum, default_value_t = NodeDriver::Simulated)]
+    /// The node agent that runs VMIs. Given twice, the last one wins.
+    #[arg(long, value_enum, default_value_t = NodeDriver::Qemu, overrides_with = "node_driver")]
     pub node_driver: NodeDriver,
+    /// Accelerator of QEMU guests: KVM when a probe guest really runs with it, else TCG, when
+    /// unset (the environment variable KUBEVIRT_RS_ACCEL=kvm|tcg forces it too).
+    #[arg(long, value_enum)]
+    pub accel: Option<AccelArg>,
     /// Number of nodes the simulated driver registers.
     #[arg(long, default_value_t = 1)]
     pub nodes: usize,
@@ -114,7 +142,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     if !args.no_controllers {
         start_controllers(&router, leader_identity(&dir));
     }
-    start_node_driver(&args, &router, &gateway);
+    start_node_driver(&args, &dir, &router, &gateway)?;
 
     let kubeconfig_path = dir.join("kubeconfig");
     let server_url = kubeconfig::client_address(&local);
@@ -171,7 +199,12 @@ fn start_controllers(router: &axum::Router, identity: String) {
     });
 }
 
-fn start_node_driver(args: &ServerArgs, router: &axum::Router, gateway: &LateGateway) {
+fn start_node_driver(
+    args: &ServerArgs,
+    dir: &std::path::Path,
+    router: &axum::Router,
+    gateway: &LateGateway,
+) -> anyhow::Result<()> {
     match args.node_driver {
         NodeDriver::None => {}
         NodeDriver::Simulated => {
@@ -189,7 +222,22 @@ fn start_node_driver(args: &ServerArgs, router: &axum::Router, gateway: &LateGat
                 }
             });
         }
+        NodeDriver::Qemu => {
+            let client = inprocess::client(router.clone(), UserInfo::system("virt-handler"));
+            let mut options = virt_handler::qemu::QemuOptions::new(dir.join(NODE_DIR));
+            options.accel = args.accel.map(Into::into);
+            options.launcher = Some(crate::launcher_command()?);
+            let driver = virt_handler::qemu::QemuDriver::new(client, options)
+                .context("cannot start the QEMU node driver")?;
+            gateway.set(Arc::new(driver.gateway()));
+            tokio::spawn(async move {
+                if let Err(e) = driver.run().await {
+                    tracing::error!(error = %e, "the QEMU node driver stopped");
+                }
+            });
+        }
     }
+    Ok(())
 }
 
 /// This server's identity in leader election: the host and the data directory.

@@ -63,6 +63,7 @@ impl Kubevirtd {
             .arg(&self.dir)
             .arg("--listen")
             .arg("127.0.0.1:0")
+            .arg("--node-driver=simulated")
             .args(&self.extra_args)
             .env(
                 "KUBEVIRTD_LOG",
