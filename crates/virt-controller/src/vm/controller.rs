@@ -390,6 +390,10 @@ impl Controller {
         {
             self.executor.remove_vmi_finalizer(vmi).await?;
         }
+        let requeue_after = match (requeue_after, state.retry_after) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         match sync_error {
             Some(e) => Err(VmControllerError::Sync(e)),
             None => Ok(requeue_after),

@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use super::live_update::test_and_set;
 use super::reconcile::{
     Action, REASON_FAILED_CREATE, REASON_FAILED_DELETE, REASON_FAILED_UPDATE, REASON_FIRMWARE_UUID,
-    Step,
+    Step, conflict_is_stale_cache,
 };
 use super::status::SyncError;
 use super::util::{CONTROLLER_NAME, remove_condition, truncate_to_seconds, update_condition};
@@ -42,6 +42,10 @@ pub const EVENT_SUCCESSFUL_DELETE: &str = "SuccessfulDelete";
 pub const EVENT_FAILED_DELETE: &str = "FailedDelete";
 pub const EVENT_SUCCESSFUL_DATA_VOLUME_CREATE: &str = "SuccessfulDataVolumeCreate";
 pub const EVENT_FAILED_DATA_VOLUME_CREATE: &str = "FailedDataVolumeCreate";
+
+/// When to look again at a VM whose start found its VMI name taken by a VMI the cache did not
+/// show yet.
+pub const STALE_CACHE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A failure that ends the pass without a status write (the key is retried).
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +98,9 @@ pub struct PassState {
     pub vmi: Option<VirtualMachineInstance>,
     /// RestartRequired edits made in memory, applied in order onto the status.
     edits: Vec<Option<String>>,
+    /// Set when the pass stopped early without a failure and wants to look again this soon
+    /// (a VMI create found the name taken by a VMI the cache has not shown yet).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl PassState {
@@ -102,6 +109,7 @@ impl PassState {
             vm,
             vmi,
             edits: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -153,6 +161,17 @@ fn json_patch(ops: Value) -> Result<Patch<()>, ExecutorError> {
 }
 
 impl Executor {
+    /// After a VMI create failed with AlreadyExists: whether the VMI holding the name is one
+    /// the VM would claim or wait for, read from the API server ([`conflict_is_stale_cache`]).
+    async fn cache_is_behind(&self, vm: &VirtualMachine) -> bool {
+        match self.vmis(ns_of(vm)).get_opt(name_of(vm)).await {
+            Ok(Some(existing)) => conflict_is_stale_cache(vm, &existing),
+            // Gone meanwhile: the next pass may create it.
+            Ok(None) => true,
+            Err(_) => false,
+        }
+    }
+
     pub fn new(
         client: Client,
         expectations: Arc<Expectations>,
@@ -292,6 +311,9 @@ impl Executor {
         for action in actions {
             if let Some(err) = self.perform(key, state, action).await? {
                 return Ok(Some(err));
+            }
+            if state.retry_after.is_some() {
+                break;
             }
         }
         Ok(None)
@@ -481,6 +503,13 @@ impl Executor {
                         );
                         self.event(&state.vm, false, EVENT_SUCCESSFUL_CREATE, msg)
                             .await;
+                    }
+                    Err(e) if is_already_exists(&e) && self.cache_is_behind(&state.vm).await => {
+                        // The informers will report the VMI and wake the VM up; the delayed
+                        // look is only a safety net.
+                        self.expectations.creation_observed(key);
+                        tracing::debug!(vm = %key, "the VMI cache is behind; retrying the start later");
+                        state.retry_after = Some(STALE_CACHE_RETRY);
                     }
                     Err(e) => {
                         self.expectations.creation_observed(key);

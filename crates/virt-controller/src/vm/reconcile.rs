@@ -564,6 +564,17 @@ pub fn claim(vm: &VirtualMachine, vmi: &VirtualMachineInstance) -> Claim {
     }
 }
 
+/// Whether a create that failed with AlreadyExists because of `existing` only means the VMI
+/// cache is behind the API server, rather than that the name is taken.
+///
+/// Not upstream (which reports every such conflict as `FailedCreate`): the VMI watch may lag the
+/// VM watch, so a pass can miss a same-named VMI that the next pass would claim (an orphan, or
+/// the VM's own VMI) or wait for (one being deleted, §2.4 fencing). Only a live VMI controlled
+/// by something else is a real conflict.
+pub fn conflict_is_stale_cache(vm: &VirtualMachine, existing: &VirtualMachineInstance) -> bool {
+    existing.is_marked_for_deletion() || claim(vm, existing) != Claim::OwnedByOther
+}
+
 /// The actions of one sync pass (upstream's `sync`).
 pub fn plan(obs: &Observed<'_>) -> Plan {
     let vm = obs.vm;

@@ -670,3 +670,27 @@ fn no_vmi_is_created_while_a_deleting_vmi_of_the_same_name_is_cached() {
     w.fenced = false;
     assert_eq!(outcome(&w.plan()), Expect::Create);
 }
+
+#[test]
+fn a_create_conflict_with_a_vmi_the_cache_missed_is_not_a_failure() {
+    let v = vm(RS::Always);
+    let owned = vmi(&v, Phase::Running);
+    assert!(conflict_is_stale_cache(&v, &owned), "the VM's own VMI");
+    let mut orphan = owned.clone();
+    orphan.metadata.owner_references = None;
+    assert!(conflict_is_stale_cache(&v, &orphan), "an orphan to adopt");
+    assert!(
+        conflict_is_stale_cache(&v, &deleting(orphan.clone())),
+        "a deleting orphan fences"
+    );
+    let mut foreign = owned.clone();
+    foreign.metadata.owner_references.as_mut().unwrap()[0].uid = "someone-else".into();
+    assert!(
+        !conflict_is_stale_cache(&v, &foreign),
+        "a live VMI of another controller is a real conflict"
+    );
+    assert!(
+        conflict_is_stale_cache(&v, &deleting(foreign)),
+        "another controller's VMI that is going away fences"
+    );
+}
