@@ -88,11 +88,26 @@ fn a_second_console_session_ends_the_first() {
         .virtctl(&["console", "vm1"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let seen = Collector::new(second.stdout.take().unwrap());
+    let errors = Collector::new(second.stderr.take().unwrap());
     let status = wait_exit(&mut first, Duration::from_secs(30)).expect("the first session ends");
     assert!(status.success(), "{status:?}");
+    // The new session works: the guest echoes what it is sent.
+    assert!(
+        seen.wait_for("vm1 login: ", Duration::from_secs(30)),
+        "{:?}",
+        seen.text()
+    );
+    send(&mut second, b"again\r");
+    assert!(
+        seen.wait_for("again", Duration::from_secs(10)),
+        "{:?} {:?}",
+        seen.text(),
+        errors.text()
+    );
     send(&mut second, b"\x1d");
     assert!(wait_exit(&mut second, Duration::from_secs(20)).is_some_and(|s| s.success()));
 }
