@@ -3,7 +3,7 @@
 //! out.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -56,6 +56,7 @@ pub(crate) struct Shared {
     pub wake: tokio::sync::Notify,
     pub accel: tokio::sync::OnceCell<Acceleration>,
     pub forced_accel: Option<virt_launcher::Accel>,
+    pub kvm_device: PathBuf,
     pub machine: String,
     pub recorder: Recorder,
     pub launcher: Option<virt_launcher::client::LauncherCommand>,
@@ -112,7 +113,8 @@ impl Shared {
         self.accel
             .get_or_init(|| async {
                 let forced = self.forced_accel;
-                tokio::task::spawn_blocking(move || choose_accel(forced))
+                let device = self.kvm_device.clone();
+                tokio::task::spawn_blocking(move || choose_accel(forced, &device))
                     .await
                     .unwrap_or_else(|e| choose_accel_failed(&e.to_string()))
             })
@@ -121,7 +123,9 @@ impl Shared {
     }
 }
 
-fn choose_accel(forced: Option<virt_launcher::Accel>) -> Acceleration {
+/// `forced` wins; else KVM when `kvm_device` opens and a probe guest runs with it; else TCG
+/// with the reason.
+fn choose_accel(forced: Option<virt_launcher::Accel>, kvm_device: &Path) -> Acceleration {
     use virt_launcher::Accel;
     let requested = |accel| Acceleration {
         accel,
@@ -133,6 +137,13 @@ fn choose_accel(forced: Option<virt_launcher::Accel>) -> Acceleration {
     };
     if let Some(accel) = forced {
         return requested(accel);
+    }
+    let device = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(kvm_device);
+    if let Err(e) = device {
+        return choose_accel_failed(&format!("cannot open {}: {e}", kvm_device.display()));
     }
     let probe = virt_launcher::probe_accel();
     if probe.kvm_unusable {
@@ -193,6 +204,7 @@ impl QemuDriver {
             wake: tokio::sync::Notify::new(),
             accel: tokio::sync::OnceCell::new(),
             forced_accel: options.accel,
+            kvm_device: options.kvm_device.clone(),
             machine: launcher::machine_type(qemu_version.as_deref()),
             launcher: options.launcher.clone(),
         });
@@ -488,11 +500,28 @@ mod tests {
     }
 
     #[test]
+    fn a_kvm_device_that_does_not_open_means_tcg_with_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("kvm");
+        let choice = choose_accel(None, &missing);
+        assert_eq!(choice.accel, virt_launcher::Accel::Tcg);
+        assert!(choice.warn);
+        let message = choice.emulation.unwrap().message;
+        assert!(
+            message.starts_with(&format!(
+                "KVM is not usable on this node (cannot open {}: ",
+                missing.display()
+            )),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn a_forced_choice_is_not_probed_and_does_not_warn() {
-        let tcg = choose_accel(Some(virt_launcher::Accel::Tcg));
+        let tcg = choose_accel(Some(virt_launcher::Accel::Tcg), Path::new("/dev/kvm"));
         assert!(!tcg.warn);
         assert_eq!(tcg.emulation.unwrap().reason, REASON_EMULATION_REQUESTED);
-        let kvm = choose_accel(Some(virt_launcher::Accel::Kvm));
+        let kvm = choose_accel(Some(virt_launcher::Accel::Kvm), Path::new("/dev/kvm"));
         assert_eq!(
             (kvm.accel, kvm.emulation),
             (virt_launcher::Accel::Kvm, None)

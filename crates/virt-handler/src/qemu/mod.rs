@@ -36,10 +36,11 @@
 //!
 //! # Acceleration
 //!
-//! KVM is used when a probe guest really runs with it ([`virt_launcher::probe_accel`]); else
-//! guests run with TCG, and every guest started so gets a Warning event
-//! `AccelerationUnavailable` and the condition `SoftwareEmulation` saying why. The environment
-//! variable `KUBEVIRT_RS_ACCEL=tcg|kvm` or [`QemuOptions::accel`] forces the choice.
+//! KVM is used when [`QemuOptions::kvm_device`] opens and a probe guest really runs with it
+//! ([`virt_launcher::probe_accel`]); else guests run with TCG, and every guest started so gets
+//! a Warning event `AccelerationUnavailable` and the condition `SoftwareEmulation` saying why.
+//! [`QemuOptions::accel`] forces the choice; so does the environment variable
+//! `KUBEVIRT_RS_ACCEL=tcg|kvm` when the KVM device opens.
 //!
 //! # Fail-static
 //!
@@ -109,6 +110,9 @@ pub struct QemuOptions {
     pub data_dir: PathBuf,
     /// Forces KVM or TCG; probed when unset (see the module documentation).
     pub accel: Option<Accel>,
+    /// The KVM device (`/dev/kvm`); when it does not open, guests run with TCG without a
+    /// probe.
+    pub kvm_device: PathBuf,
     pub heartbeat_interval: Duration,
     /// Labels added to the node.
     pub labels: std::collections::BTreeMap<String, String>,
@@ -124,6 +128,7 @@ impl QemuOptions {
             node_name: None,
             data_dir: data_dir.into(),
             accel: None,
+            kvm_device: PathBuf::from("/dev/kvm"),
             heartbeat_interval: Duration::from_secs(30),
             labels: Default::default(),
             launcher: None,

@@ -121,22 +121,32 @@ pub struct QemuNode {
     pub gateway: QemuGateway,
     pub data: tempfile::TempDir,
     pub node_name: String,
+    options: QemuOptions,
     driver: Option<JoinHandle<()>>,
 }
 
 impl QemuNode {
     pub async fn start() -> Result<QemuNode> {
+        QemuNode::start_with(|_| {}).await
+    }
+
+    /// A node whose driver options (TCG, fast heartbeats, this build's launcher) are changed
+    /// by `configure`.
+    pub async fn start_with(configure: impl FnOnce(&mut QemuOptions)) -> Result<QemuNode> {
         let guest = test_guest();
         let cluster = Cluster::start().await?;
-        let data = tempfile::Builder::new().prefix("qd-").tempdir_in("/tmp")?;
+        let data = tempfile::Builder::new().prefix("qd-").tempdir()?;
         virt_handler::qemu::import_image(data.path(), GUEST_IMAGE, &guest.join("disk.qcow2"))?;
-        let (gateway, task, node_name) = start_driver(&cluster, data.path());
+        let mut options = options(data.path());
+        configure(&mut options);
+        let (gateway, task, node_name) = start_driver(&cluster, &options);
         Ok(QemuNode {
             gateway,
             driver: Some(task),
             cluster,
             data,
             node_name,
+            options,
         })
     }
 
@@ -150,7 +160,7 @@ impl QemuNode {
     /// Stops the driver if it runs and starts a new one on the same data directory.
     pub fn restart_driver(&mut self) {
         self.stop_driver();
-        let (gateway, task, name) = start_driver(&self.cluster, self.data.path());
+        let (gateway, task, name) = start_driver(&self.cluster, &self.options);
         self.gateway = gateway;
         self.driver = Some(task);
         self.node_name = name;
@@ -261,8 +271,8 @@ fn options(data: &Path) -> QemuOptions {
     options
 }
 
-fn start_driver(cluster: &Cluster, data: &Path) -> (QemuGateway, JoinHandle<()>, String) {
-    let driver = QemuDriver::new(cluster.handler.clone(), options(data)).expect("driver");
+fn start_driver(cluster: &Cluster, options: &QemuOptions) -> (QemuGateway, JoinHandle<()>, String) {
+    let driver = QemuDriver::new(cluster.handler.clone(), options.clone()).expect("driver");
     let gateway = driver.gateway();
     let name = driver.node_name().to_string();
     let task = tokio::spawn(async move {
