@@ -311,7 +311,7 @@ async fn stop_without_a_vmi_halts_always_and_once_and_refuses_the_others() {
     set(
         &mut slow,
         "/spec/template/spec/terminationGracePeriodSeconds",
-        json!(30),
+        json!(120),
     );
     let (_, vmi) = sc.running_vm(slow).await;
     sc.set_run_strategy("halting", "Halted").await;
@@ -320,26 +320,26 @@ async fn stop_without_a_vmi_halts_always_and_once_and_refuses_the_others() {
     })
     .await;
     let shorter = "Halted only supports manual stop requests with a shorter graceperiod";
-    for body in [None, Some(json!({"gracePeriod": 30}))] {
+    for body in [None, Some(json!({"gracePeriod": 120}))] {
         let r = sc.vm_sub("halting", "stop", body.clone()).await;
         assert_eq!(r.code, 409, "{body:?}: {}", r.body);
         assert_message(&r, shorter);
     }
     // QUIRK (kept): the VMI grace period is patched before the stop is refused.
     let r = sc
-        .vm_sub("halting", "stop", Some(json!({"gracePeriod": 45})))
+        .vm_sub("halting", "stop", Some(json!({"gracePeriod": 150})))
         .await;
     assert_eq!(r.code, 409, "{}", r.body);
     assert_message(&r, shorter);
     let patched = sc.vmi("halting").await.expect("still shutting down");
     assert_eq!(uid(&patched), uid(&vmi));
-    assert_eq!(patched["spec"]["terminationGracePeriodSeconds"], 45);
+    assert_eq!(patched["spec"]["terminationGracePeriodSeconds"], 150);
     let r = sc
         .vm_sub("halting", "stop", Some(json!({"gracePeriod": 0})))
         .await;
     assert_eq!(r.code, 202, "{}", r.body);
     until(
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         "the VMI to go at once",
         async || match sc.vmi("halting").await {
             Some(v) if uid(&v) == uid(&vmi) => Err(phase(&v).to_string()),
@@ -380,7 +380,7 @@ async fn stop_with_grace_period_zero_shortens_the_vmi_grace_and_halts() {
         assert_eq!(now["spec"]["terminationGracePeriodSeconds"], 0);
     }
     until(
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         "the VMI to go quickly",
         async || match sc.vmi("stop0").await {
             Some(v) if uid(&v) == uid(&vmi) => Err(phase(&v).to_string()),
@@ -427,7 +427,7 @@ async fn forced_restart_replaces_the_pod_quickly_and_only_accepts_grace_zero() {
         .await;
     assert_eq!(r.code, 202, "{}", r.body);
     until(
-        Duration::from_secs(15),
+        Duration::from_secs(30),
         "the old pod to go",
         async || match sc
             .get(&format!("/api/v1/namespaces/{}/pods/{pod}", sc.ns))
