@@ -5,47 +5,12 @@
 mod common;
 mod qemu_common;
 
-use std::time::Duration;
-
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use common::{eventually, pod_condition, vmi_condition};
-use qemu_common::{BOOT_MARKER, BOOT_TIMEOUT, QemuNode};
+use qemu_common::{BOOT_MARKER, BOOT_TIMEOUT, QemuNode, console_round_trip};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use virt_api::node::{Duplex, NodeError, NodeGateway};
-
-/// Sends `command` to the guest's shell and reads the console until `expect` shows up.
-async fn console_round_trip(
-    console: &mut Box<dyn Duplex>,
-    command: &str,
-    expect: &str,
-) -> Result<String> {
-    let mut seen = String::new();
-    let deadline = tokio::time::Instant::now() + BOOT_TIMEOUT;
-    let mut buf = [0u8; 4096];
-    let mut last_sent = None;
-    loop {
-        // The shell may still be starting, or the line may be lost while it does: repeat the
-        // command now and then until the answer shows.
-        if last_sent.is_none_or(|t: tokio::time::Instant| t.elapsed() > Duration::from_secs(5)) {
-            console.write_all(format!("{command}\n").as_bytes()).await?;
-            console.flush().await?;
-            last_sent = Some(tokio::time::Instant::now());
-        }
-        if seen.contains(expect) {
-            return Ok(seen);
-        }
-        if tokio::time::Instant::now() >= deadline {
-            bail!("{expect:?} never came back on the console; it showed:\n{seen}");
-        }
-        match tokio::time::timeout(Duration::from_millis(500), console.read(&mut buf)).await {
-            Ok(Ok(0)) => bail!("the console closed; it showed:\n{seen}"),
-            Ok(Ok(n)) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
-            Ok(Err(e)) => return Err(e.into()),
-            Err(_) => {}
-        }
-    }
-}
+use tokio::io::AsyncWriteExt;
+use virt_api::node::{NodeError, NodeGateway};
 
 async fn wait_paused_condition(node: &QemuNode, name: &str, present: bool) -> Result<()> {
     eventually(
