@@ -1,7 +1,10 @@
 //! Acceptance scenarios of the VirtualMachine controller about storage and scheduling
-//! statuses, adoption, firmware UUIDs and state change requests ([VM] 21–26 in §8 of the
-//! behaviour spec), end to end against the real `kubevirtd`. DataVolumes are CDI objects: no
-//! CDI runs here, so the tests write their status as CDI would.
+//! statuses, adoption, firmware UUIDs and state change requests ([VM] in §8 of the behaviour
+//! spec), end to end against the real `kubevirtd`. DataVolumes are CDI objects: no CDI runs
+//! here, so the tests write their status as CDI would; claims are bound by the tests, as a
+//! provisioner would.
+//!
+//! Covers scenarios 21, 22, 23, 24, 25 and 26.
 
 mod common;
 #[path = "common/scenario.rs"]
@@ -109,6 +112,92 @@ async fn failed_data_volume_shows_data_volume_error() {
     ))
     .await;
     sc.wait_printable("dverr", "DataVolumeError").await;
+}
+
+// Scenario 22. The VM creates the DataVolume from its template; CDI's part (status, claim) is
+// played by the test.
+#[tokio::test(flavor = "multi_thread")]
+async fn volumes_being_provisioned_or_bound_show_in_the_printable_status() {
+    let sc = Scenario::new("vm-s22").await;
+    sc.create_vm(with_data_volume_template(
+        vm_manifest("provisioning", "Always"),
+        "importing",
+    ))
+    .await;
+    let dv = until(TIMEOUT, "the DataVolume from the template", async || {
+        sc.get(&format!("{}/importing", dvs(&sc)))
+            .await
+            .ok_or_else(|| "none".to_string())
+    })
+    .await;
+    let vm = sc.vm("provisioning").await.unwrap();
+    assert_eq!(
+        dv["metadata"]["ownerReferences"][0]["uid"],
+        vm["metadata"]["uid"]
+    );
+    set_dv_status(
+        &sc,
+        "importing",
+        json!({"phase": "ImportInProgress", "progress": "10.0%"}),
+    )
+    .await;
+    create_pvc(&sc, "importing").await;
+
+    create_pvc(&sc, "unbound").await;
+    sc.create_vm(with_volume(
+        vm_manifest("waiting", "Always"),
+        json!({"name": "data", "persistentVolumeClaim": {"claimName": "unbound"}}),
+    ))
+    .await;
+    sc.create_vm(with_volume(
+        vm_manifest("waiting-halted", "Halted"),
+        json!({"name": "data", "persistentVolumeClaim": {"claimName": "unbound"}}),
+    ))
+    .await;
+
+    create_dv(&sc, "wffc", json!({"phase": "WaitForFirstConsumer"})).await;
+    create_pvc(&sc, "wffc").await;
+    sc.create_vm(with_volume(
+        vm_manifest("waiting-dv", "Always"),
+        json!({"name": "data", "dataVolume": {"name": "wffc"}}),
+    ))
+    .await;
+
+    sc.wait_printable("provisioning", "Provisioning").await;
+    holds_for(
+        Duration::from_secs(2),
+        "no VMI while the DataVolume imports",
+        async || match sc.vmi("provisioning").await {
+            None => Ok(()),
+            Some(v) => Err(format!("VMI {}", uid(&v))),
+        },
+    )
+    .await;
+    sc.wait_printable("waiting", "WaitingForVolumeBinding")
+        .await;
+    sc.wait_printable("waiting-dv", "WaitingForVolumeBinding")
+        .await;
+    sc.wait_printable("waiting-halted", "Stopped").await;
+
+    // The import finishes and the claim is bound: the VM starts.
+    set_dv_status(
+        &sc,
+        "importing",
+        json!({"phase": "Succeeded", "progress": "100.0%"}),
+    )
+    .await;
+    bind_pvc(&sc, "importing").await;
+    sc.wait_running("provisioning", &[]).await;
+
+    // The launcher of a started VM waits for its claim: binding it lets the VM run.
+    let vmi = sc
+        .vmi("waiting")
+        .await
+        .expect("a VMI waiting for its claim");
+    assert_eq!(phase(&vmi), "Scheduling");
+    bind_pvc(&sc, "unbound").await;
+    sc.wait_running("waiting", &[]).await;
+    sc.wait_printable("waiting", "Running").await;
 }
 
 fn owner_uids(obj: &Value) -> Vec<String> {

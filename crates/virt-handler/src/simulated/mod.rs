@@ -8,7 +8,10 @@
 //!   heartbeat interval (see [`crate::node`]);
 //! - **kube-scheduler**: pods with no `spec.nodeName` and the default scheduler are placed on one
 //!   of this driver's nodes by [`crate::scheduler`], or get `PodScheduled=False` with reason
-//!   `Unschedulable` and kube-scheduler's message. The API server does not serve `pods/binding`,
+//!   `Unschedulable` and kube-scheduler's message. A launcher pod whose VMI uses a claim that
+//!   exists but is not `Bound` waits, with no condition, as kube-scheduler waits for a
+//!   WaitForFirstConsumer claim to be provisioned (nothing provisions claims here: bind them by
+//!   writing `status.phase: Bound`). The API server does not serve `pods/binding`,
 //!   so binding is a merge patch of `spec.nodeName`, guarded by the observed resourceVersion,
 //!   followed by `PodScheduled=True` on the status;
 //! - **kubelet**: pods on these nodes run (`Running`, container statuses, conditions
@@ -71,7 +74,7 @@ use std::time::Duration;
 
 use api::VirtualMachineInstance;
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
 use kube::Api;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -244,6 +247,8 @@ impl Simulator {
         let vmis =
             watch::<VirtualMachineInstance>(&mut tasks, Api::all(client.clone()), &self.shared);
         let nodes = watch::<Node>(&mut tasks, Api::all(client.clone()), &self.shared);
+        let claims =
+            watch::<PersistentVolumeClaim>(&mut tasks, Api::all(client.clone()), &self.shared);
         tasks.spawn(node::run_heartbeats(
             client.clone(),
             self.shared.nodes.clone(),
@@ -253,6 +258,7 @@ impl Simulator {
             ("pods", pods.wait_until_ready().await),
             ("virtualmachineinstances", vmis.wait_until_ready().await),
             ("nodes", nodes.wait_until_ready().await),
+            ("persistentvolumeclaims", claims.wait_until_ready().await),
         ] {
             ready.map_err(|_| SimulationError::WatchEnded(name))?;
         }
@@ -263,11 +269,13 @@ impl Simulator {
         let mut warned = BTreeSet::new();
         loop {
             let (pod_list, vmi_list, node_list) = (pods.state(), vmis.state(), nodes.state());
+            let claim_list = claims.state();
             let world = World {
                 nodes: &self.shared.nodes,
                 node_objects: &node_list,
                 pods: &pod_list,
                 vmis: &vmi_list,
+                claims: &claim_list,
             };
             let now = jiff::Timestamp::now();
             let pass = {

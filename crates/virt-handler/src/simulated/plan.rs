@@ -9,7 +9,7 @@ use std::time::Duration;
 use api::keys::CREATED_BY_LABEL;
 use api::{VirtualMachineInstance, VirtualMachineInstancePhase};
 use jiff::{SignedDuration, Timestamp};
-use k8s_openapi::api::core::v1::{Node, Pod, PodCondition};
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod, PodCondition};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::json;
 
@@ -42,6 +42,7 @@ pub struct World<'a> {
     pub node_objects: &'a [Arc<Node>],
     pub pods: &'a [Arc<Pod>],
     pub vmis: &'a [Arc<VirtualMachineInstance>],
+    pub claims: &'a [Arc<PersistentVolumeClaim>],
 }
 
 /// The outcome of a pass.
@@ -119,7 +120,7 @@ pub fn plan(world: &World, domains: &mut Domains, settings: &Settings, now: Time
         .filter_map(|p| Some((p.metadata.uid.as_deref()?, &**p)))
         .collect();
 
-    schedule(world, &ours, now, &mut pass);
+    schedule(world, &ours, &vmis, now, &mut pass);
 
     let mut events: Vec<(String, DomainEvent)> = Vec::new();
     for v in world.vmis.iter() {
@@ -307,7 +308,39 @@ pub fn plan(world: &World, domains: &mut Domains, settings: &Settings, now: Time
 }
 
 /// The kube-scheduler role: binds unassigned pods to this driver's nodes.
-fn schedule(world: &World, ours: &BTreeMap<&str, &NodeConfig>, now: Timestamp, pass: &mut Pass) {
+/// Claims of `vmi`'s volumes that exist but are not `Bound` (hotplugged volumes excluded: the
+/// launcher pod does not mount them).
+fn unbound_claims<'a>(
+    vmi: &'a VirtualMachineInstance,
+    claims: &[Arc<PersistentVolumeClaim>],
+) -> Vec<&'a str> {
+    let ns = vmi.metadata.namespace.as_deref();
+    vmi.spec
+        .volumes
+        .iter()
+        .flatten()
+        .filter_map(|v| match (&v.persistent_volume_claim, &v.data_volume) {
+            (Some(pvc), _) if pvc.hotpluggable != Some(true) => Some(pvc.claim_name.as_str()),
+            (None, Some(dv)) if dv.hotpluggable != Some(true) => Some(dv.name.as_str()),
+            _ => None,
+        })
+        .filter(|name| {
+            claims.iter().any(|c| {
+                c.metadata.namespace.as_deref() == ns
+                    && c.metadata.name.as_deref() == Some(*name)
+                    && c.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Bound")
+            })
+        })
+        .collect()
+}
+
+fn schedule(
+    world: &World,
+    ours: &BTreeMap<&str, &NodeConfig>,
+    vmis: &HashMap<&str, &VirtualMachineInstance>,
+    now: Timestamp,
+    pass: &mut Pass,
+) {
     let nodes = world.node_objects.iter().filter(|n| {
         n.metadata
             .name
@@ -320,6 +353,15 @@ fn schedule(world: &World, ours: &BTreeMap<&str, &NodeConfig>, now: Timestamp, p
         .iter()
         .map(|p| &**p)
         .filter(|p| wants_default_scheduler(p))
+        // kube-scheduler's volume binding: a pod whose claims are not bound yet waits, with no
+        // condition, as for a WaitForFirstConsumer claim while its provisioner works. Nothing
+        // provisions in the simulation: whoever creates a claim binds it (status.phase Bound).
+        // Missing claims never get here: virt-controller creates no pod for them.
+        .filter(|p| {
+            created_by(p)
+                .and_then(|u| vmis.get(u))
+                .is_none_or(|v| unbound_claims(v, world.claims).is_empty())
+        })
         .collect();
     waiting.sort_by_key(|p| {
         (

@@ -70,6 +70,7 @@ fn vmi(phase: &str, extra: Value) -> Arc<VirtualMachineInstance> {
 struct Sim {
     nodes: Vec<NodeConfig>,
     node_objects: Vec<Arc<Node>>,
+    claims: Vec<Arc<PersistentVolumeClaim>>,
     domains: Domains,
 }
 
@@ -78,6 +79,7 @@ impl Sim {
         Sim {
             nodes: vec![config()],
             node_objects: vec![node_object()],
+            claims: Vec::new(),
             domains: Domains::new(),
         }
     }
@@ -88,6 +90,7 @@ impl Sim {
             node_objects: &self.node_objects,
             pods,
             vmis,
+            claims: &self.claims,
         };
         plan(&world, &mut self.domains, &settings(), t(at))
     }
@@ -114,6 +117,62 @@ fn events(pass: &Pass) -> Vec<&'static str> {
             _ => None,
         })
         .collect()
+}
+
+fn claim(name: &str, phase: &str) -> Arc<PersistentVolumeClaim> {
+    Arc::new(
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "ns"},
+            "status": {"phase": phase},
+        }))
+        .unwrap(),
+    )
+}
+
+#[test]
+fn a_launcher_waits_unscheduled_until_its_claims_are_bound() {
+    let mut sim = Sim::new();
+    let pods = [launcher(
+        json!({"spec": {"nodeName": null}, "status": null}),
+    )];
+    let vmis = [vmi(
+        "Scheduling",
+        json!({"spec": {"volumes": [
+            {"name": "a", "persistentVolumeClaim": {"claimName": "disk"}},
+            {"name": "b", "dataVolume": {"name": "imported"}},
+            {"name": "c", "persistentVolumeClaim": {"claimName": "hot", "hotpluggable": true}},
+        ]}, "status": {"nodeName": null}}),
+    )];
+    let binds = |pass: &Pass| {
+        pass.actions
+            .iter()
+            .filter(|a| matches!(a, Action::Bind { .. } | Action::PodStatus { .. }))
+            .count()
+    };
+    sim.claims = vec![
+        claim("disk", "Pending"),
+        claim("imported", "Bound"),
+        claim("hot", "Pending"),
+    ];
+    let pass = sim.pass(&pods, &vmis, 0);
+    assert_eq!(
+        binds(&pass),
+        0,
+        "no binding and no condition: {:?}",
+        pass.actions
+    );
+    sim.claims[1] = claim("imported", "Pending");
+    sim.claims[0] = claim("disk", "Bound");
+    assert_eq!(binds(&sim.pass(&pods, &vmis, 1)), 0);
+    sim.claims[1] = claim("imported", "Bound");
+    let pass = sim.pass(&pods, &vmis, 2);
+    assert!(
+        pass.actions
+            .iter()
+            .any(|a| matches!(a, Action::Bind { .. })),
+        "bound once every mounted claim is: {:?}",
+        pass.actions
+    );
 }
 
 #[test]
