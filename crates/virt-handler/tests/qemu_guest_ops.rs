@@ -1,6 +1,7 @@
-//! What virt-api asks of a running guest through the QEMU driver's gateway (console, screenshot,
-//! pause and unpause), a driver restart that keeps the guest (fail-static), and a power-off from
-//! inside the guest. One guest serves all checks, in this order, to keep TCG boots few.
+//! What virt-api asks of a running guest through the QEMU driver's gateway (console,
+//! screenshot, VNC, pause and unpause, soft reboot), a driver restart that keeps the guest
+//! (fail-static), and a power-off from inside the guest. One guest serves all checks, in this
+//! order, to keep TCG boots few.
 
 mod common;
 mod qemu_common;
@@ -9,7 +10,7 @@ use anyhow::{Context, Result};
 use common::{eventually, pod_condition, vmi_condition};
 use qemu_common::{BOOT_MARKER, BOOT_TIMEOUT, QemuNode, console_round_trip};
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use virt_api::node::{NodeError, NodeGateway};
 
 async fn wait_paused_condition(node: &QemuNode, name: &str, present: bool) -> Result<()> {
@@ -77,6 +78,13 @@ async fn a_running_guest_serves_the_gateway_survives_a_driver_restart_and_powers
         &png[..png.len().min(16)]
     );
 
+    // VNC: the stream speaks RFB.
+    let mut vnc = node.gateway.vnc(&vmi).await?;
+    let mut banner = [0u8; 12];
+    tokio::time::timeout(BOOT_TIMEOUT, vnc.read_exact(&mut banner)).await??;
+    assert!(banner.starts_with(b"RFB 003."), "{banner:?}");
+    drop(vnc);
+
     // Pause: the domain stops, the VMI says PausedByUser, the pod is not ready.
     node.gateway.pause(&vmi).await?;
     wait_paused_condition(&node, "ops", true).await?;
@@ -126,6 +134,21 @@ async fn a_running_guest_serves_the_gateway_survives_a_driver_restart_and_powers
         .filter(|e| e.1 == "Started")
         .count();
     assert_eq!(started, 1, "the guest was not started again");
+
+    // A soft reboot restarts the guest inside the same QEMU; the VMI stays Running.
+    node.gateway.soft_reboot(&vmi).await?;
+    let serial = node.run_dir(&vmi).join("serial.log");
+    eventually(BOOT_TIMEOUT, "a second boot", || async {
+        let log = std::fs::read_to_string(&serial).ok()?;
+        (log.matches(BOOT_MARKER).count() >= 2).then_some(())
+    })
+    .await?;
+    console_round_trip(&mut console, "echo again-$((6*7))", "again-42").await?;
+    assert_eq!(node.state(&vmi)?.qemu_pid, Some(qemu_pid), "same QEMU");
+    assert_eq!(
+        node.cluster.vmis().get("ops").await?.phase().as_str(),
+        "Running"
+    );
 
     // A power-off inside the guest ends the VMI Succeeded.
     console.write_all(b"poweroff\n").await?;
