@@ -244,7 +244,11 @@ async fn a_deleted_pod_stops_the_guest_and_goes_once_the_vmi_is_final() {
     let mut f = Fixture::new();
     f.running_guest(DomainStatus::Running);
     let pod = launcher(json!({"metadata": {"deletionTimestamp": "2099-01-01T00:00:00Z"}}));
-    let pass = f.pass(&[pod.clone()], &[vmi("Running", json!({}))], Instant::now());
+    let pass = f.pass(
+        std::slice::from_ref(&pod),
+        &[vmi("Running", json!({}))],
+        Instant::now(),
+    );
     assert_eq!(
         pass.commands,
         vec![Command::Signal {
@@ -261,7 +265,11 @@ async fn a_deleted_pod_stops_the_guest_and_goes_once_the_vmi_is_final() {
 
     f.guests.get_mut("uid-1").unwrap().observed =
         Observed::Domain(DomainStatus::Shutoff(ShutoffReason::Shutdown));
-    let pass = f.pass(&[pod.clone()], &[vmi("Running", json!({}))], Instant::now());
+    let pass = f.pass(
+        std::slice::from_ref(&pod),
+        &[vmi("Running", json!({}))],
+        Instant::now(),
+    );
     assert_eq!(vmi_writes(&pass)[0].0["phase"], "Succeeded");
     assert!(
         !pass
