@@ -175,6 +175,7 @@ pub struct GlobalFlags {
 pub enum Cmd {
     Console(ConsoleArgs),
     Create(CreateArgs),
+    Expand(ExpandArgs),
     Expose(ExposeArgs),
     Fslist(PositionalArgs),
     Guestosinfo(PositionalArgs),
@@ -464,6 +465,36 @@ pub struct ExposeArgs {
 
 #[derive(Args, Debug)]
 #[command(args_override_self = true)]
+pub struct ExpandArgs {
+    #[arg(value_name = "ARGS")]
+    pub args: Vec<String>,
+    #[arg(
+        short = 'f',
+        long,
+        value_name = "string",
+        default_value = "",
+        help = "If present, the Virtual Machine spec in provided file will be expanded. Mutually exclusive with \"--vm\" flag."
+    )]
+    pub file: String,
+    #[arg(
+        short = 'o',
+        long,
+        value_name = "string",
+        default_value = "yaml",
+        help = "Specify a format that will be used to display output."
+    )]
+    pub output: String,
+    #[arg(
+        long,
+        value_name = "string",
+        default_value = "",
+        help = "Specify VirtualMachine name that should be expanded. Mutually exclusive with \"--file\" flag."
+    )]
+    pub vm: String,
+}
+
+#[derive(Args, Debug)]
+#[command(args_override_self = true)]
 pub struct VersionArgs {
     #[arg(value_name = "ARGS")]
     pub args: Vec<String>,
@@ -492,6 +523,7 @@ impl Cmd {
                 Some(CreateCmd::Vm(vm)) => &vm.args,
                 None => &[],
             },
+            Cmd::Expand(a) => &a.args,
             Cmd::Expose(a) => &a.args,
             Cmd::Fslist(a)
             | Cmd::Guestosinfo(a)

@@ -44,6 +44,7 @@ const REQUIRED: &[(&str, &str)] = &[("expose", "name"), ("vnc screenshot", "file
 
 /// Mutually exclusive flag groups per command, in cobra's order of checking.
 const EXCLUSIVE: &[(&str, &[&str])] = &[
+    ("expand", &["file", "vm"]),
     ("create vm", &["cloud-init-user-data", "ga-manage-ssh"]),
     ("create vm", &["cloud-init-user-data", "password-file"]),
     ("create vm", &["cloud-init-user-data", "ssh-key"]),

@@ -495,3 +495,73 @@ fn generated_manifests_pass_a_server_side_dry_run() {
     // Nothing was created by virtctl itself.
     assert_eq!(ns.get("vm", "{.items[*].metadata.name}"), "plain small");
 }
+
+// `expand` returns a VM with its instancetype applied: a stored one (`--vm`) or one read from
+// standard input (`--file -`), such as a manifest of `create vm`.
+#[test]
+fn expand_applies_the_instancetype() {
+    let ns = Ns::new("ac-expand");
+    ns.k.kubectl_with(
+        &["apply", "-f", "-"],
+        Some(
+            "apiVersion: instancetype.kubevirt.io/v1beta1
+kind: VirtualMachineClusterInstancetype
+metadata:
+  name: ac-expand-small
+spec:
+  cpu:
+    guest: 2
+  memory:
+    guest: 256Mi
+",
+        ),
+    );
+    let manifest = ok(&ns.run(&[
+        "create",
+        "vm",
+        "--name=typed",
+        "--instancetype=ac-expand-small",
+        "--run-strategy=Halted",
+    ]));
+    let out = ns.kubectl_with(&["create", "--dry-run=server", "-f", "-"], Some(&manifest));
+    assert_eq!(
+        out.trim(),
+        "virtualmachine.kubevirt.io/typed created (server dry run)"
+    );
+    ns.kubectl_with(&["create", "-f", "-"], Some(&manifest));
+
+    let yaml = ok(&ns.run(&["expand", "--vm", "typed"]));
+    let vm: Value = serde_saphyr::from_str(&yaml).unwrap();
+    assert!(
+        yaml.starts_with("apiVersion: kubevirt.io/v1\nkind: VirtualMachine\n"),
+        "{yaml}"
+    );
+    let domain = &vm["spec"]["template"]["spec"]["domain"];
+    assert_eq!(domain["cpu"]["sockets"], 2, "{yaml}");
+    assert_eq!(domain["memory"]["guest"], "256Mi", "{yaml}");
+    assert_eq!(vm["spec"]["instancetype"], Value::Null, "{yaml}");
+
+    let mut cmd = ns.virtctl(&["expand", "--file", "-", "--output=json"]);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    send(&mut child, manifest.as_bytes());
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    let json = ok(&out);
+    let posted: Value = serde_json::from_str(&json).unwrap();
+    let posted_domain = &posted["spec"]["template"]["spec"]["domain"];
+    assert_eq!(posted_domain["cpu"], domain["cpu"], "{json}");
+    assert_eq!(posted_domain["memory"], domain["memory"], "{json}");
+    assert!(json.starts_with("{\n \"apiVersion\""), "{json}");
+
+    assert_eq!(
+        fails(&ns.run(&["expand", "--vm", "nothere"])),
+        "error expanding VirtualMachine - nothere in namespace - ac-expand: virtualmachine.kubevirt.io \"nothere\" not found\n"
+    );
+    assert_eq!(
+        fails(&ns.run(&["expand"])),
+        "error invalid arguments - VirtualMachine name or file must be provided\n"
+    );
+}

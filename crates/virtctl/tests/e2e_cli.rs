@@ -326,6 +326,7 @@ fn help_lists_commands_and_each_command_has_upstream_usage() {
     for command in [
         "console",
         "create",
+        "expand",
         "expose",
         "migrate",
         "migrate-cancel",

@@ -2,6 +2,7 @@
 //! the command line, and the error type whose text is what virtctl prints on failure.
 
 pub mod console;
+pub mod expand;
 pub mod expose;
 pub mod guest;
 pub mod lifecycle;
@@ -167,6 +168,7 @@ async fn execute(command: Cmd, ctx: &Ctx) -> Result<(), CommandError> {
         Cmd::PortForward(a) => portforward::run(ctx, a).await,
         Cmd::Ssh(a) => ssh::ssh(ctx, a).await,
         Cmd::Scp(a) => ssh::scp(ctx, a).await,
+        Cmd::Expand(a) => expand::run(ctx, a).await,
         Cmd::Expose(a) => expose::run(ctx, a).await,
         Cmd::Version(a) => version_command(ctx, a.client).await,
         Cmd::Create(c) => match c.command {

@@ -227,6 +227,26 @@ pub const DOCS: &[Doc] = &[
         ..doc("create vm", "vm", "Create a VirtualMachine manifest.")
     },
     Doc {
+        example: "  #Expand a virtual machine called 'myvm'.
+  {{ProgramName}} expand --vm myvm
+  
+  # Expand a virtual machine from file called myvm.yaml.
+  {{ProgramName}} expand --file myvm.yaml
+
+  # Expand a virtual machine from stdin. Press Ctrl+D (Unix) or Ctrl+Z (Windows) to signal the end of input.
+  {{ProgramName}} expand --file -
+
+  # Expand a virtual machine called myvm and display output in json format.
+  {{ProgramName}} expand --vm myvm --output json
+  ",
+        args: ArgsRule::Exact(0),
+        ..doc(
+            "expand",
+            "expand (VM)",
+            "Return the VirtualMachine object with expanded instancetype and preference.",
+        )
+    },
+    Doc {
         long: EXPOSE_LONG,
         example: EXPOSE_EXAMPLE,
         args: ArgsRule::Exact(2),
