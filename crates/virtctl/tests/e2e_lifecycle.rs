@@ -249,6 +249,86 @@ fn forced_stop_and_restart_skip_the_grace_period() {
     assert_eq!(ns.get("vm/vm1", "{.spec.runStrategy}"), "Halted");
 }
 
+/// A VM whose template carries the simulated driver's failure injection `annotation`.
+fn vm_with_annotation(name: &str, strategy: &str, annotation: &str, grace: u32) -> String {
+    format!(
+        "apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata:
+  name: {name}
+spec:
+  runStrategy: {strategy}
+  template:
+    metadata:
+      annotations:
+        {annotation}
+    spec:
+      domain:
+        devices: {{}}
+        resources:
+          requests:
+            memory: 64Mi
+      terminationGracePeriodSeconds: {grace}
+"
+    )
+}
+
+// Scenarios 16 and 30: a Once VM whose guest powered off keeps its finished instance and
+// refuses manual starts.
+#[test]
+fn a_finished_once_vm_refuses_start() {
+    let ns = Ns::new("lc-once");
+    ns.apply(&vm_with_annotation(
+        "once",
+        "Once",
+        "simulation.kubevirt.io/poweroff-after: 1s",
+        0,
+    ));
+    ns.wait_for("vmi/once", "{.status.phase}", "Succeeded");
+    assert_eq!(
+        fails(&ns.run(&["start", "once"])),
+        refused(
+            "Error starting VirtualMachine ",
+            "virtualmachine",
+            "once",
+            "Once does not support manual start requests"
+        )
+    );
+}
+
+// Scenarios 31 and 32: a guest that ignores ACPI keeps a stopped VM's instance for its whole
+// grace period; another stop is refused unless it shortens the grace period, which a forced
+// stop does.
+#[test]
+fn a_stopping_vm_whose_guest_ignores_acpi_needs_a_forced_stop() {
+    let ns = Ns::new("lc-acpi");
+    ns.apply(&vm_with_annotation(
+        "vm1",
+        "Always",
+        "simulation.kubevirt.io/ignore-acpi: \"true\"",
+        600,
+    ));
+    ns.wait_running("vm1");
+    assert_eq!(
+        ok(&ns.run(&["stop", "vm1"])),
+        "VM vm1 was scheduled to stop\n"
+    );
+    ns.wait_for("vm/vm1", "{.status.printableStatus}", "Stopping");
+    assert_eq!(ns.get("vm/vm1", "{.spec.runStrategy}"), "Halted");
+    assert_eq!(
+        fails(&ns.run(&["stop", "vm1"])),
+        refused(
+            "error stopping VirtualMachine ",
+            "virtualmachine",
+            "vm1",
+            "Halted only supports manual stop requests with a shorter graceperiod"
+        )
+    );
+    let out = ok(&ns.run(&["stop", "vm1", "--force", "--grace-period=0", "--wait"]));
+    assert_eq!(out, "VM vm1 was scheduled to stop\nVM vm1 is stopped\n");
+    assert_eq!(ns.vmi_uid("vm1"), "");
+}
+
 // Scenarios 29 and 37: paused starts, and restarts of a paused VM that run unpaused.
 #[test]
 fn start_paused_runs_a_paused_instance() {
