@@ -1,21 +1,27 @@
 //! A guest's disks as the QEMU driver prepares them (a claim from the local provisioner, a host
-//! disk created on demand, an empty disk, cloud-init NoCloud user data from a Secret), seen from
-//! inside the guest, on a node where KVM cannot be used.
+//! disk created on demand, an empty disk, cloud-init NoCloud user data from a Secret, config map
+//! and secret disks), seen from inside the guest, on a node where KVM cannot be used.
 
 mod common;
 mod qemu_common;
 
 use anyhow::Result;
 use common::{NS, eventually, vmi_condition};
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret};
 use kube::api::{DeleteParams, PostParams};
 use qemu_common::{BOOT_MARKER, BOOT_TIMEOUT, QemuNode};
 use serde_json::json;
 
-/// Prints every virtio disk with its size in 512-byte sectors, then a marker.
-const USER_DATA: &str = "#!/bin/sh\n\
-for d in /sys/block/vd*; do echo \"disk ${d##*/} sectors=$(cat $d/size)\"; done\n\
-echo disks-listed\n";
+/// Prints every virtio disk with its size in 512-byte sectors and the files of the config map
+/// and secret disks, then a marker.
+const USER_DATA: &str = r#"#!/bin/sh
+for d in /sys/block/vd*; do echo "disk ${d##*/} sectors=$(cat $d/size)"; done
+for l in settings creds; do
+  dev="$(findfs LABEL=$l)" && mkdir -p /mnt/$l && mount -t iso9660 -o ro "$dev" /mnt/$l &&
+    for f in /mnt/$l/*; do echo "file $l/${f##*/}=$(cat $f)"; done
+done
+echo disks-listed
+"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claims_host_disks_empty_disks_and_cloud_init_reach_the_guest_under_tcg() -> Result<()> {
@@ -58,6 +64,17 @@ async fn claims_host_disks_empty_disks_and_cloud_init_reach_the_guest_under_tcg(
         "stringData": {"userdata": USER_DATA},
     }))?;
     secrets.create(&PostParams::default(), &secret).await?;
+    let token: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "token"}, "stringData": {"token": "s3cret-value"},
+    }))?;
+    secrets.create(&PostParams::default(), &token).await?;
+    let config_maps: kube::Api<ConfigMap> = kube::Api::namespaced(node.cluster.admin.clone(), NS);
+    let settings: ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": "settings"}, "data": {"greeting": "hello-from-configmap"},
+    }))?;
+    config_maps
+        .create(&PostParams::default(), &settings)
+        .await?;
 
     let host_disk = data.path().join("host").join("disk.img");
     let vmi = node
@@ -73,6 +90,8 @@ async fn claims_host_disks_empty_disks_and_cloud_init_reach_the_guest_under_tcg(
                         {"name": "host", "disk": {"bus": "virtio"}},
                         {"name": "scratch", "disk": {"bus": "virtio"}},
                         {"name": "cloudinit", "disk": {"bus": "virtio"}},
+                        {"name": "settings", "disk": {"bus": "virtio"}},
+                        {"name": "creds", "disk": {"bus": "virtio"}},
                     ],
                 }},
                 "volumes": [
@@ -82,6 +101,8 @@ async fn claims_host_disks_empty_disks_and_cloud_init_reach_the_guest_under_tcg(
                         "path": host_disk, "type": "DiskOrCreate", "capacity": "32Mi"}},
                     {"name": "scratch", "emptyDisk": {"capacity": "16Mi"}},
                     {"name": "cloudinit", "cloudInitNoCloud": {"secretRef": {"name": "user-data"}}},
+                    {"name": "settings", "configMap": {"name": "settings", "volumeLabel": "settings"}},
+                    {"name": "creds", "secret": {"secretName": "token", "volumeLabel": "creds"}},
                 ],
             }),
         )
@@ -120,6 +141,12 @@ async fn claims_host_disks_empty_disks_and_cloud_init_reach_the_guest_under_tcg(
             serial.contains(&sectors(size)),
             "the {what} of {size} bytes is missing:\n{serial}"
         );
+    }
+    for line in [
+        "file settings/greeting=hello-from-configmap",
+        "file creds/token=s3cret-value",
+    ] {
+        assert!(serial.contains(line), "{line:?} is missing:\n{serial}");
     }
     assert_eq!(std::fs::metadata(&host_disk)?.len(), 32 << 20);
 
