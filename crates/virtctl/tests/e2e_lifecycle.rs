@@ -458,6 +458,23 @@ fn pause_and_unpause_a_vm() {
     assert_eq!(ns.get("vm/vm1", "{.status.printableStatus}"), "Running");
 }
 
+// Scenario 36: only the guest agent can be asked whether a paused guest lives.
+#[test]
+fn a_vm_with_a_network_liveness_probe_cannot_pause() {
+    let ns = Ns::new("lc-pause-probe");
+    ns.create_vm_with(
+        "vm1",
+        "Always",
+        "",
+        "livenessProbe: {tcpSocket: {port: 22}}",
+    );
+    ns.wait_running("vm1");
+    assert_eq!(
+        fails(&ns.run(&["pause", "vm", "vm1"])),
+        "Error pausing VirtualMachineInstance vm1: virtualmachineinstance.kubevirt.io \"vm1\" is forbidden: Pausing VMIs with a non-GuestAgentPing LivenessProbe is not supported\n"
+    );
+}
+
 #[test]
 fn pausing_a_stopped_vm_says_it_is_not_set_to_run() {
     let ns = Ns::new("lc-pause-stopped");
