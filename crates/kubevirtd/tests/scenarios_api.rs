@@ -528,7 +528,7 @@ async fn pause_and_unpause_are_validated_and_mirrored_on_the_vm() {
     sc.running_vm(vm_manifest("p", "Always")).await;
     let r = sc.vmi_sub("p", "pause", None).await;
     assert_eq!(r.code, 200, "{}", r.body);
-    let vm = sc.wait_vm("p", "Paused=True", |vm| paused(vm)).await;
+    let vm = sc.wait_vm("p", "Paused=True", paused).await;
     assert_eq!(condition(&vm, "Paused").unwrap()["reason"], "PausedByUser");
     let r = sc.vmi_sub("p", "pause", None).await;
     assert_eq!(r.code, 409, "{}", r.body);
@@ -586,7 +586,7 @@ async fn paused_start_strategy_vm_can_be_stopped_and_restarted_unpaused() {
     sc.create_vm(vm).await;
     sc.wait_vmi("ps", "Paused", |v| phase(v) == "Running" && paused(v))
         .await;
-    sc.wait_vm("ps", "Paused", |vm| paused(vm)).await;
+    sc.wait_vm("ps", "Paused", paused).await;
     let r = sc.vm_sub("ps", "start", None).await;
     assert_eq!(r.code, 409, "{}", r.body);
     assert_message(&r, "VM is already running");
