@@ -6,6 +6,8 @@
 //! provoked through the API and are covered by virt-controller's `replicaset_reconcile` tests).
 //! QUIRKs of §3: VMI names without a dash after the base name are kept (60); scale-down takes the
 //! first active VMIs in cache order, which no test can observe reliably, so it is not asserted.
+//! The claiming rules of §3 (adoption of matching orphans, release of relabelled VMIs) have a
+//! test of their own.
 
 mod common;
 #[path = "common/scenario.rs"]
@@ -429,4 +431,60 @@ async fn create_errors_show_replica_failure_until_a_clean_pass() {
             .all(|n| n.starts_with("failing") && !n.starts_with("failing-")),
         "{names:?}"
     );
+}
+
+// §3 claiming (no numbered scenario): a matching orphan is adopted instead of creating a VMI,
+// and an owned VMI whose labels stop matching is released and replaced.
+#[tokio::test(flavor = "multi_thread")]
+async fn matching_orphans_are_adopted_and_relabelled_vmis_released() {
+    let sc = Scenario::new("rs-claim").await;
+    let mut orphan = vmi_manifest("orphan");
+    orphan["metadata"]["labels"] = json!({"rs": "claim"});
+    sc.create("virtualmachineinstances", orphan).await;
+    let orphan = sc.wait_running("orphan", &[]).await;
+    let created = sc
+        .create("virtualmachineinstancereplicasets", rs_manifest("claim", 1))
+        .await;
+    let adopted = sc
+        .wait_vmi("orphan", "adopted", |v| {
+            v["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
+        })
+        .await;
+    let owner = &adopted["metadata"]["ownerReferences"][0];
+    assert_eq!(owner["kind"], "VirtualMachineInstanceReplicaSet");
+    assert_eq!(owner["controller"], true);
+    assert_eq!(owner["blockOwnerDeletion"], true);
+    wait_replicas(&sc, "claim", 1).await;
+    holds_for(Duration::from_secs(2), "no VMI created", async || {
+        let n = all_vmis(&sc, "claim").await.len();
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(format!("{n} VMIs"))
+        }
+    })
+    .await;
+
+    let r = sc
+        .merge_patch(
+            &sc.vmi_path("orphan"),
+            json!({"metadata": {"labels": {"rs": "elsewhere"}}}),
+        )
+        .await;
+    assert!(r.is_success(), "{}", r.body);
+    sc.wait_vmi("orphan", "released", |v| {
+        v["metadata"]["ownerReferences"]
+            .as_array()
+            .is_none_or(|o| o.is_empty())
+    })
+    .await;
+    wait_replicas(&sc, "claim", 1).await;
+    let replacement = live_vmis(&sc, "claim").await;
+    assert_ne!(uid(&replacement[0]), uid(&orphan));
+    let kept = sc
+        .vmi("orphan")
+        .await
+        .expect("a released VMI is not deleted");
+    assert_eq!(phase(&kept), "Running");
+    assert!(kept["metadata"].get("deletionTimestamp").is_none());
 }
