@@ -453,6 +453,9 @@ impl Executor {
                 }
             }
             Action::StartFromHalted => {
+                // QUIRK (§2.2), reproduced: the pass always ends in "Failure while starting VMI:
+                // <nil>" (or the update's error). As upstream, the status write that follows
+                // conflicts with this update, so the condition is rarely stored.
                 let mut vm = state.vm.clone();
                 if vm.spec.run_strategy.is_some() {
                     vm.spec.run_strategy = Some("Always".into());

@@ -358,6 +358,8 @@ impl Planner<'_, '_> {
                 }
             },
             RunStrategy::Once => {
+                // QUIRK (§2.2), reproduced: a final VMI is kept, but once it is deleted the VM
+                // starts again.
                 if vmi.is_none() {
                     self.start_vmi(false);
                 }

@@ -708,6 +708,7 @@ pub fn plan_status(input: StatusInput<'_>) -> StatusPlan {
                 new.status.get_or_insert_with(Default::default).phase = Some(Phase::Scheduling);
             }
         }
+        // QUIRK (§1.3), reproduced: nothing sets Unknown any more; a VMI in it is left alone.
         Phase::Unknown => {}
     }
 

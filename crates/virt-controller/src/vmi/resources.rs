@@ -149,7 +149,9 @@ pub fn memory_overhead(
     let limits = parse_map(domain.resources.as_ref().and_then(|r| r.limits.as_ref()))?;
     let mebi = Quantity::mebibytes;
 
-    // One byte of page table per 512 bytes of requested RAM, computed in kilobytes.
+    // One byte of page table per 512 bytes of requested RAM, computed in kilobytes. QUIRK
+    // (§7.5), reproduced: only the request field counts, so a guest sized by `memory.guest`
+    // alone gets none.
     let requested = requests.get("memory").copied().unwrap_or(Quantity::ZERO);
     let page_tables = Quantity::from_units(requested.kilo_value() * 1000 / 512, Format::DecimalSi);
     let mut overhead = Quantity::ZERO + page_tables;
