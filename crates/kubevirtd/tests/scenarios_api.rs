@@ -693,3 +693,62 @@ async fn migrate_needs_a_running_vmi_and_creates_a_migration() {
     );
     assert_eq!(items[0]["spec"]["vmiName"], "mig");
 }
+
+// §4 "General" (no numbered scenario): bodies are optional JSON or YAML, a bad body is a 400, a
+// missing VM a 404, only `["All"]` is a dry run, and `v1alpha3` serves the same subresources.
+#[tokio::test(flavor = "multi_thread")]
+async fn subresource_bodies_errors_and_versions() {
+    let sc = Scenario::new("api-general").await;
+    sc.create_vm(vm_manifest("g", "Manual")).await;
+    let path = |version: &str, name: &str, sub: &str| {
+        format!(
+            "/apis/subresources.kubevirt.io/{version}/namespaces/{}/virtualmachines/{name}/{sub}",
+            sc.ns
+        )
+    };
+    let r = sc
+        .request(
+            "PUT",
+            &path("v1", "g", "start"),
+            "application/json",
+            Some(b"{bad".to_vec()),
+        )
+        .await;
+    assert_eq!(r.code, 400, "{}", r.body);
+    assert!(
+        r.message()
+            .starts_with("Can not unmarshal Request body to struct, error: "),
+        "{}",
+        r.body
+    );
+    let r = sc.vm_sub("nope", "start", None).await;
+    assert_eq!(r.code, 404, "{}", r.body);
+    let r = sc
+        .vm_sub("g", "start", Some(json!({"dryRun": ["Bogus"]})))
+        .await;
+    assert_eq!(r.code, 400, "{}", r.body);
+    assert!(sc.vmi("g").await.is_none());
+
+    // A YAML body through the deprecated version: a dry run, so nothing starts.
+    let r = sc
+        .request(
+            "PUT",
+            &path("v1alpha3", "g", "start"),
+            "application/yaml",
+            Some(b"dryRun:\n- All\n".to_vec()),
+        )
+        .await;
+    assert_eq!(r.code, 202, "{}", r.body);
+    let vm = sc.vm("g").await.unwrap();
+    assert!(requests_empty(&vm), "{}", vm["status"]);
+    let r = sc
+        .request(
+            "PUT",
+            &path("v1alpha3", "g", "start"),
+            "application/yaml",
+            Some(b"paused: false\n".to_vec()),
+        )
+        .await;
+    assert_eq!(r.code, 202, "{}", r.body);
+    sc.wait_running("g", &[]).await;
+}
