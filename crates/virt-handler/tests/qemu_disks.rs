@@ -168,3 +168,51 @@ async fn claims_host_disks_empty_disks_and_cloud_init_reach_the_guest_under_tcg(
     .await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_disk_missing_from_the_image_store_holds_the_pod_until_imported() -> Result<()>
+{
+    let node = QemuNode::start().await?;
+    let image = "kubevirt-rs/later:1";
+    let spec = json!({"volumes": [{"name": "root", "containerDisk": {"image": image}}]});
+    node.cluster
+        .create_vmi("later", &[], qemu_common::guest_spec(spec))
+        .await?;
+    let message = eventually(BOOT_TIMEOUT, "compute waiting for its image", || async {
+        let pod = node.cluster.launcher("later").await?;
+        let status = pod.status?;
+        let compute = status
+            .container_statuses?
+            .into_iter()
+            .find(|c| c.name == "compute")?;
+        let waiting = compute.state?.waiting?;
+        (waiting.reason.as_deref() == Some("ErrImagePull")
+            && status.phase.as_deref() == Some("Pending"))
+        .then_some(waiting.message.unwrap_or_default())
+    })
+    .await?;
+    assert!(
+        message.starts_with(&format!("Failed to pull image \"{image}\"")),
+        "{message}"
+    );
+    eventually(BOOT_TIMEOUT, "ImagePullBackOff", || async {
+        let pod = node.cluster.launcher("later").await?;
+        let compute = pod
+            .status?
+            .container_statuses?
+            .into_iter()
+            .find(|c| c.name == "compute")?;
+        (compute.state?.waiting?.reason.as_deref() == Some("ImagePullBackOff")).then_some(())
+    })
+    .await?;
+
+    let guest = qemu_common::test_guest();
+    virt_handler::qemu::import_image(node.data.path(), image, &guest.join("disk.qcow2"))?;
+    // The pod runs; the VMI stays unscheduled, so no guest starts.
+    eventually(BOOT_TIMEOUT, "launcher pod running", || async {
+        let pod = node.cluster.launcher("later").await?;
+        (pod.status?.phase.as_deref() == Some("Running")).then_some(())
+    })
+    .await?;
+    Ok(())
+}

@@ -258,12 +258,14 @@ impl QemuDriver {
                 .await;
             observe(&shared).await;
             let (pod_list, vmi_list, node_list) = (pods.state(), vmis.state(), nodes.state());
+            let missing_images = start::missing_images(&shared.data_dir, &vmi_list);
             let world = World {
                 node: &shared.node,
                 data_dir: &shared.data_dir,
                 node_objects: &node_list,
                 pods: &pod_list,
                 vmis: &vmi_list,
+                missing_images: &missing_images,
             };
             let pass = {
                 let mut guests = shared.guests.lock().expect("guest lock");

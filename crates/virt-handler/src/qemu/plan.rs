@@ -28,6 +28,8 @@ use crate::simulated::domain::{Domain, DomainState, ShutoffReason as SimShutoff}
 use crate::simulated::injection::Injection;
 use crate::simulated::pod;
 
+/// How long each of `ErrImagePull` and `ImagePullBackOff` shows for a missing image.
+pub const IMAGE_PULL_BACKOFF: Duration = Duration::from_secs(5);
 /// Pause before a failed start is tried again.
 pub const START_RETRY: Duration = Duration::from_secs(5);
 
@@ -40,6 +42,10 @@ pub struct World<'a> {
     pub node_objects: &'a [Arc<Node>],
     pub pods: &'a [Arc<Pod>],
     pub vmis: &'a [Arc<VirtualMachineInstance>],
+    /// Container disk images that VMIs use and the image store lacks: their launcher pods
+    /// cannot start (`ErrImagePull`, then `ImagePullBackOff`, alternating) until the image is
+    /// imported.
+    pub missing_images: &'a BTreeSet<String>,
 }
 
 /// Something to do to a guest.
@@ -154,7 +160,7 @@ pub fn plan(world: &World, guests: &mut Guests, now: Instant, wall: Timestamp) -
         }
     }
 
-    kubelet(world, &vmis, guests, wall, &mut pass);
+    kubelet(world, &vmis, guests, now, wall, &mut pass);
     pass
 }
 
@@ -429,6 +435,7 @@ fn kubelet(
     world: &World,
     vmis: &HashMap<&str, &Arc<VirtualMachineInstance>>,
     guests: &Guests,
+    now: Instant,
     wall: Timestamp,
     pass: &mut Pass,
 ) {
@@ -440,6 +447,10 @@ fn kubelet(
         .filter_map(|p| p.status.as_ref().and_then(|s| s.pod_ip.clone()))
         .collect();
     let no_injection = Injection::default();
+    let pull_error = Injection {
+        image_pull_error: true,
+        ..Injection::default()
+    };
     for p in world.pods.iter() {
         if node_of(p) != Some(me.name.as_str()) {
             continue;
@@ -460,16 +471,31 @@ fn kubelet(
             used.insert(ip.clone());
             Some(ip)
         });
+        let missing = vmi.and_then(|v| missing_image(v, world.missing_images));
         let ctx = pod::PodContext {
             vmi,
             domain: domain.as_ref(),
-            injection: &no_injection,
+            injection: if missing.is_some() {
+                &pull_error
+            } else {
+                &no_injection
+            },
             pod_ip,
             host_ip: &me.internal_ip,
             now: wall,
-            image_pull_backoff: Duration::from_secs(5),
+            image_pull_backoff: IMAGE_PULL_BACKOFF,
         };
-        let plan = pod::plan(p, &ctx);
+        let mut plan = pod::plan(p, &ctx);
+        if let Some(image) = missing {
+            plan.status = plan
+                .status
+                .map(|s| name_missing_image(s, p, image))
+                .filter(|s| Some(s) != p.status.as_ref());
+        }
+        if let Some(at) = plan.wakeup {
+            let after = Duration::try_from(at.duration_since(wall)).unwrap_or_default();
+            add_wakeup(pass, Some(now + after));
+        }
         let key = ObjectKey::of(&p.metadata);
         let resource_version = rv(&p.metadata);
         if plan.delete {
@@ -485,6 +511,48 @@ fn kubelet(
             });
         }
     }
+}
+
+/// The first container disk image of `vmi` that is missing from the image store.
+fn missing_image<'a>(
+    vmi: &'a VirtualMachineInstance,
+    missing: &BTreeSet<String>,
+) -> Option<&'a str> {
+    vmi.spec
+        .volumes
+        .iter()
+        .flatten()
+        .filter_map(|v| v.container_disk.as_ref())
+        .map(|c| c.image.as_str())
+        .find(|i| missing.contains(*i))
+}
+
+/// The kubelet logic names the `compute` image in its pull messages; the image that is missing
+/// is the container disk's.
+fn name_missing_image(
+    mut status: k8s_openapi::api::core::v1::PodStatus,
+    pod: &Pod,
+    image: &str,
+) -> k8s_openapi::api::core::v1::PodStatus {
+    let compute = pod
+        .spec
+        .iter()
+        .flat_map(|s| &s.containers)
+        .find(|c| c.name == pod::COMPUTE_CONTAINER)
+        .and_then(|c| c.image.clone())
+        .unwrap_or_default();
+    let waiting = status
+        .container_statuses
+        .iter_mut()
+        .flatten()
+        .filter(|c| c.name == pod::COMPUTE_CONTAINER)
+        .filter_map(|c| c.state.as_mut()?.waiting.as_mut());
+    for w in waiting {
+        if let Some(m) = &mut w.message {
+            *m = m.replace(&format!("\"{compute}\""), &format!("\"{image}\""));
+        }
+    }
+    status
 }
 
 #[cfg(test)]

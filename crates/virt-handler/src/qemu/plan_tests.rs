@@ -46,6 +46,7 @@ struct Fixture {
     node_objects: Vec<Arc<Node>>,
     dir: std::path::PathBuf,
     guests: Guests,
+    missing_images: BTreeSet<String>,
 }
 
 impl Fixture {
@@ -57,6 +58,7 @@ impl Fixture {
             node_objects,
             dir: "/data".into(),
             guests: Guests::new(),
+            missing_images: BTreeSet::new(),
         }
     }
 
@@ -72,6 +74,7 @@ impl Fixture {
             node_objects: &self.node_objects,
             pods,
             vmis,
+            missing_images: &self.missing_images,
         };
         plan(&world, &mut self.guests, now, t(10))
     }
@@ -430,4 +433,62 @@ async fn pending_pods_are_bound_to_this_node() {
             .iter()
             .any(|a| matches!(a, Action::Bind { node, .. } if node == "box"))
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_container_disk_image_keeps_the_pod_pulling_it() {
+    let mut f = Fixture::new();
+    f.missing_images.insert("registry/guest:1".into());
+    let disk = json!({"spec": {"volumes": [{"name": "root", "containerDisk": {"image": "registry/guest:1"}}]}});
+    let v = vmi("Scheduling", disk);
+    let pod = launcher(json!({"status": {"phase": "Pending", "podIP": null}}));
+    let pass = f.pass(
+        std::slice::from_ref(&pod),
+        std::slice::from_ref(&v),
+        Instant::now(),
+    );
+    let status = pass
+        .actions
+        .iter()
+        .find_map(|a| match a {
+            Action::PodStatus { body, .. } => Some(body["status"].clone()),
+            _ => None,
+        })
+        .expect("a pod status");
+    assert_eq!(status["phase"], "Pending");
+    let waiting = &status["containerStatuses"][0]["state"]["waiting"];
+    assert_eq!(waiting["reason"], "ErrImagePull");
+    let message = waiting["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Failed to pull image \"registry/guest:1\""),
+        "{message}"
+    );
+    assert!(pass.wakeup.is_some(), "the back-off alternates by itself");
+    assert!(pass.commands.is_empty());
+
+    // Once written, the same status is not written again.
+    let mut written = serde_json::to_value(&*pod).unwrap();
+    written["status"] = status;
+    let pod = Arc::new(serde_json::from_value::<Pod>(written).unwrap());
+    let again = f.pass(
+        std::slice::from_ref(&pod),
+        std::slice::from_ref(&v),
+        Instant::now(),
+    );
+    assert!(
+        !again
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::PodStatus { .. })),
+        "{:?}",
+        again.actions
+    );
+
+    // Imported: the pod runs.
+    f.missing_images.clear();
+    let after = f.pass(std::slice::from_ref(&pod), &[v], Instant::now());
+    let running = after.actions.iter().any(
+        |a| matches!(a, Action::PodStatus { body, .. } if body["status"]["phase"] == "Running"),
+    );
+    assert!(running, "{:?}", after.actions);
 }

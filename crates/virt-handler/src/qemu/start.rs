@@ -86,6 +86,22 @@ pub fn claim_names(vmi: &VirtualMachineInstance) -> BTreeSet<String> {
     names
 }
 
+/// Container disk images that non-final `vmis` use and the image store under `data_dir` lacks.
+pub fn missing_images(
+    data_dir: &Path,
+    vmis: &[std::sync::Arc<VirtualMachineInstance>],
+) -> BTreeSet<String> {
+    use virt_launcher::disks::ImageLookup;
+    let images = DirImageStore::new(data_dir.join(IMAGES_DIR));
+    vmis.iter()
+        .filter(|v| !v.is_final())
+        .flat_map(|v| v.spec.volumes.iter().flatten())
+        .filter_map(|v| v.container_disk.as_ref())
+        .map(|c| c.image.clone())
+        .filter(|i| images.find(i).is_none())
+        .collect()
+}
+
 /// The kernel and initrd of a `firmware.kernelBoot` container: files at `kernelPath` and
 /// `initrdPath` inside the image's directory of the image store.
 pub fn kernel_boot_paths(
