@@ -101,17 +101,41 @@ async fn missing_image_alternates_between_err_image_pull_and_backoff() {
     );
 }
 
-// Scenario 21: failed DataVolume.
+// Scenario 21: failed DataVolume (as upstream's test: an import from a DataVolume template
+// fails, so the VM never starts).
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_data_volume_shows_data_volume_error() {
     let sc = Scenario::new("vm-s21d").await;
-    create_dv(&sc, "broken", json!({"phase": "Failed"})).await;
-    sc.create_vm(with_volume(
+    sc.create_vm(with_data_volume_template(
         vm_manifest("dverr", "Always"),
-        json!({"name": "data", "dataVolume": {"name": "broken"}}),
+        "broken",
     ))
     .await;
+    until(TIMEOUT, "the DataVolume from the template", async || {
+        sc.get(&format!("{}/broken", dvs(&sc)))
+            .await
+            .ok_or_else(|| "none".to_string())
+    })
+    .await;
+    set_dv_status(&sc, "broken", json!({"phase": "Failed"})).await;
     sc.wait_printable("dverr", "DataVolumeError").await;
+    let event = sc
+        .wait_event("VirtualMachine", "dverr", "FailedDataVolumeImport")
+        .await;
+    assert_eq!(event["type"], "Warning");
+    holds_for(
+        Duration::from_secs(3),
+        "DataVolumeError without a VMI",
+        async || {
+            let vm = sc.vm("dverr").await.unwrap();
+            match sc.vmi("dverr").await {
+                Some(v) => Err(format!("VMI {} {}", uid(&v), phase(&v))),
+                None if printable(&vm) == "DataVolumeError" => Ok(()),
+                None => Err(printable(&vm).to_string()),
+            }
+        },
+    )
+    .await;
 }
 
 // Scenario 22. The VM creates the DataVolume from its template; CDI's part (status, claim) is
