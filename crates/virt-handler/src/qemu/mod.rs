@@ -15,8 +15,10 @@
 //!   `Scheduled` here, not when the pod is bound. The readiness gate
 //!   `kubevirt.io/virtual-machine-unpaused` follows the guest's pause state; a pod whose guest
 //!   ended completes, and a deleted pod stops its guest gracefully and goes (grace 0) once the
-//!   VMI shows its final phase. The kubelet logic is the simulated driver's
-//!   ([`crate::simulated::pod`]);
+//!   VMI shows its final phase. A pod whose VMI uses a container disk image that the image
+//!   store lacks stays `Pending` with its `compute` container waiting (`ErrImagePull`, then
+//!   `ImagePullBackOff`, alternating) until the image is imported. The kubelet logic is the
+//!   simulated driver's ([`crate::simulated::pod`]);
 //! - **virt-handler**: a `Scheduled` VMI on this node gets its disks prepared (container disks
 //!   from the image store under a per-VMI qcow2 overlay, empty disks, host disks, claims from
 //!   the local provisioner ([`crate::storage`]), cloud-init NoCloud/ConfigDrive, config map and
