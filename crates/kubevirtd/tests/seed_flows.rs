@@ -386,6 +386,49 @@ fn offline_vm_status_describe_and_update_strategy() {
     );
 }
 
+const HOLD: &str = "example.com/hold";
+
+/// Adds a finalizer of the test's own so the VMI stays readable after it is deleted.
+async fn hold_vmi(sc: &Scenario, name: &str) {
+    let r = sc
+        .json_patch(
+            &sc.vmi_path(name),
+            json!([{"op": "add", "path": "/metadata/finalizers/-", "value": HOLD}]),
+        )
+        .await;
+    assert!(r.is_success(), "{}", r.body);
+}
+
+/// Removes the test's finalizer; the controllers edit the list too, so the write is guarded by
+/// the resourceVersion and retried on a conflict.
+async fn release_vmi(sc: &Scenario, name: &str) {
+    until(TIMEOUT, "the VMI released", async || {
+        let Some(vmi) = sc.vmi(name).await else {
+            return Ok(());
+        };
+        let finalizers: Vec<Value> = vmi["metadata"]["finalizers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|f| f != HOLD)
+            .collect();
+        let r = sc
+            .merge_patch(
+                &sc.vmi_path(name),
+                json!({"metadata": {"finalizers": finalizers,
+                                    "resourceVersion": vmi["metadata"]["resourceVersion"]}}),
+            )
+            .await;
+        match r.code {
+            200 => Ok(()),
+            404 | 409 => Err(r.body),
+            code => panic!("release {name}: {code} {}", r.body),
+        }
+    })
+    .await;
+}
+
 fn ovms(sc: &Scenario) -> String {
     format!(
         "/apis/kubevirt.io/v1alpha1/namespaces/{}/offlinevirtualmachines",
@@ -612,13 +655,7 @@ async fn architecture_flow_with_the_subresources_virtctl_calls() {
         .await;
 
     // Fencing: while the deleted instance is still there, no new one is created.
-    let r = sc
-        .json_patch(
-            &sc.vmi_path("vm-cirros"),
-            json!([{"op": "add", "path": "/metadata/finalizers/-", "value": "example.com/hold"}]),
-        )
-        .await;
-    assert!(r.is_success(), "{}", r.body);
+    hold_vmi(&sc, "vm-cirros").await;
     sc.kubectl_ok(&["delete", "vmi", "vm-cirros", "--wait=false"]);
     scenario::holds_for(
         Duration::from_secs(3),
@@ -630,22 +667,7 @@ async fn architecture_flow_with_the_subresources_virtctl_calls() {
         },
     )
     .await;
-    let held = sc.vmi("vm-cirros").await.unwrap();
-    let finalizers: Vec<Value> = held["metadata"]["finalizers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| *f != "example.com/hold")
-        .cloned()
-        .collect();
-    let r = sc
-        .merge_patch(
-            &sc.vmi_path("vm-cirros"),
-            json!({"metadata": {"finalizers": finalizers,
-                                "resourceVersion": held["metadata"]["resourceVersion"]}}),
-        )
-        .await;
-    assert!(r.is_success(), "{}", r.body);
+    release_vmi(&sc, "vm-cirros").await;
     let fourth = sc.wait_running("vm-cirros", &[&uid(&third)]).await;
 
     // virtctl stop vm-cirros
@@ -656,4 +678,74 @@ async fn architecture_flow_with_the_subresources_virtctl_calls() {
     assert!(condition(&vm, "Ready").is_some_and(|c| c["status"] == "False"));
     assert_ne!(uid(&fourth), uid(&third));
     assert_eq!(printable(&vm), "Stopped");
+}
+
+// Offline VM user guide (002): with `running: true` the instance is kept running; one turned
+// off from within the guest, or failing, is recreated, and only `running: false` stops it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_running_offline_vm_recreates_instances_that_end() {
+    let sc = Scenario::new("seed-keep").await;
+    scenario::create_pvc(&sc, "myclaim").await;
+    scenario::bind_pvc(&sc, "myclaim").await;
+    let mut ovm = offline_vm_json("keep");
+    ovm["spec"]["running"] = json!(true);
+    ovm["spec"]["template"]["metadata"]["annotations"] =
+        json!({"simulation.kubevirt.io/poweroff-after": "2s"});
+    let r = sc.post(&ovms(&sc), ovm).await;
+    assert_eq!(r.code, 201, "{}", r.body);
+    let first = sc.wait_running("keep", &[]).await;
+    let second = sc.wait_running("keep", &[&uid(&first)]).await;
+    assert_ne!(uid(&first), uid(&second));
+
+    // A failing guest is recreated too.
+    let r = sc
+        .merge_patch(
+            &format!("{}/keep", ovms(&sc)),
+            json!({"spec": {"template": {"metadata": {"annotations": {
+                "simulation.kubevirt.io/poweroff-after": null,
+                "simulation.kubevirt.io/crash-after": "2s"}}}}}),
+        )
+        .await;
+    assert!(r.is_success(), "{}", r.body);
+    // The first instance created from the changed template is held, so its Failed phase can be
+    // read before the controller replaces it.
+    let crashing = until(
+        TIMEOUT,
+        "an instance of the new template",
+        async || match sc.vmi("keep").await {
+            Some(v)
+                if v["metadata"]["annotations"]["simulation.kubevirt.io/crash-after"] == "2s"
+                    && v["metadata"].get("deletionTimestamp").is_none() =>
+            {
+                Ok(v)
+            }
+            Some(v) => Err(format!("{} {}", uid(&v), phase(&v))),
+            None => Err("no VMI".into()),
+        },
+    )
+    .await;
+    hold_vmi(&sc, "keep").await;
+    sc.wait_vmi("keep", "Failed", |v| {
+        uid(v) == uid(&crashing) && phase(v) == "Failed"
+    })
+    .await;
+    release_vmi(&sc, "keep").await;
+    sc.wait_running("keep", &[&uid(&first), &uid(&second), &uid(&crashing)])
+        .await;
+
+    let r = sc
+        .merge_patch(
+            &format!("{}/keep", ovms(&sc)),
+            json!({"spec": {"running": false}}),
+        )
+        .await;
+    assert!(r.is_success(), "{}", r.body);
+    sc.wait_vmi_gone("keep").await;
+    scenario::holds_for(Duration::from_secs(3), "stays stopped", async || {
+        match sc.vmi("keep").await {
+            None => Ok(()),
+            Some(v) => Err(format!("{} {}", uid(&v), phase(&v))),
+        }
+    })
+    .await;
 }
