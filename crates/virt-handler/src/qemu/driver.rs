@@ -318,8 +318,13 @@ async fn observe(shared: &Shared) {
         .filter(|(_, g)| !g.starting && g.domain_alive())
         .map(|(uid, g)| (uid.clone(), g.run_dir.clone()))
         .collect();
-    for (uid, dir) in targets {
+    // Together, so one launcher that does not answer delays the pass once, not once per guest.
+    let reports = futures::future::join_all(targets.into_iter().map(|(uid, dir)| async move {
         let observed = launcher::observe(&dir).await;
+        (uid, observed)
+    }))
+    .await;
+    for (uid, observed) in reports {
         shared.update(&uid, |g| {
             if !g.starting {
                 if !g.domain_alive() || g.observed != observed {
