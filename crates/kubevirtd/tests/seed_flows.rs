@@ -7,10 +7,18 @@
 //! Seed documents covered: 000 (offline VM developer guide: kubectl flows, REST CRUD in JSON
 //! and YAML, status and owner reference, update strategy), 001 (virtual machine: create,
 //! start/stop by `spec.running`, status, describe, restart by deleting the VMI, fencing), 002
-//! (offline VM user guide: the same flows plus start and stop through the subresources), 003
-//! (VMI configuration design: POST, start, stop, PATCH, start, stop) and 004 (architecture:
-//! kubectl and virtctl flows). Which manifests are served or rejected is in `seeds.rs`; the
-//! `virtctl expose` commands are in virtctl's `e2e_access.rs`.
+//! (offline VM user guide: the same kubectl flows, instances recreated while `running` is true;
+//! its `virtctl start|stop` are the subresource calls of the 004 test), 003 (VMI configuration
+//! design: POST, start, stop, PATCH, start, stop) and 004 (architecture: kubectl flows and the
+//! subresource calls behind `virtctl start|stop|restart [--force --grace-period=0]`). Which
+//! manifests are served or rejected is in `seeds.rs`; `virtctl` itself and its `expose` command
+//! are exercised in virtctl's end-to-end tests.
+//!
+//! Not as written: the 000 REST paths name the resource in the singular, which Kubernetes does
+//! not serve (the plural is used and the singular checked to be NotFound); 003's `GET .../start`
+//! became a PUT upstream (a GET is checked to be 405); `kubectl describe offlinevirtualmachine`
+//! shows the status but not the events, which are recorded about the VirtualMachine (see
+//! `kubectl describe virtualmachine`).
 
 mod common;
 #[path = "common/scenario.rs"]
@@ -113,7 +121,7 @@ impl Flow {
     }
 }
 
-// The virtual-machine seed: create, start, describe, restart, stop.
+// Virtual machine seeds (001, 004): create, start, describe, restart, stop.
 #[test]
 fn virtual_machine_seed_starts_stops_and_restarts_with_kubectl() {
     let f = Flow::new("seed-vm");
@@ -211,8 +219,8 @@ fn create_offline_vm_from(f: &Flow, manifest: &str) {
     ]);
 }
 
-// The offline VM and virtual machine seeds: implicit and explicit cascading deletes take the
-// instance along, whichever kind is deleted.
+// Offline VM and virtual machine seeds (000, 002, 004): implicit and explicit cascading deletes
+// take the instance along, whichever kind is deleted.
 #[test]
 fn cascading_deletes_remove_the_instance_with_the_vm() {
     let f = Flow::new("seed-cascade");
@@ -241,7 +249,8 @@ fn cascading_deletes_remove_the_instance_with_the_vm() {
     }
 }
 
-// The orphan delete: the running instance is only detached; recreating the VM adopts it.
+// Orphan deletes of the seeds (000, 002, 004): the running instance is only detached;
+// recreating the VM adopts it.
 #[test]
 fn orphan_delete_detaches_the_instance_and_a_recreated_vm_adopts_it() {
     let f = Flow::new("seed-orphan");
