@@ -739,12 +739,27 @@ async fn a_deleting_orphan_of_the_same_name_fences_the_start_until_it_is_gone() 
         uid(&orphan),
         "no replacement while the old VMI is cached"
     );
+    // The VMI watch may lag the VM watch: a start that finds the name taken by a VMI the cache
+    // has not shown yet must wait like a fenced one, not report FailedCreate.
+    let events = env.cluster.events_for(NS, "fenced").await?;
     assert!(
-        env.cluster
-            .events_for(NS, "fenced")
-            .await?
+        events
             .iter()
-            .all(|e| e.reason.as_deref() != Some("FailedCreate"))
+            .all(|e| e.reason.as_deref() != Some("FailedCreate")),
+        "{:?}",
+        events
+            .iter()
+            .map(|e| (e.reason.clone(), e.message.clone()))
+            .collect::<Vec<_>>()
+    );
+    let vm = env.vm("fenced").await?;
+    assert!(
+        vm.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_none_or(|c| c.iter().all(|c| c.type_ != "Failure")),
+        "{:?}",
+        vm.status
     );
 
     let release = json!({"metadata": {"finalizers": null}});
