@@ -752,3 +752,65 @@ async fn subresource_bodies_errors_and_versions() {
     assert_eq!(r.code, 202, "{}", r.body);
     sc.wait_running("g", &[]).await;
 }
+
+// §4 "Other subresources" (no numbered scenario): soft reboot, unpause during a snapshot, the VM
+// form of port forwarding, guest information and VNC are validated before the node is asked.
+#[tokio::test(flavor = "multi_thread")]
+async fn other_subresources_validate_the_vm_and_vmi_state() {
+    let sc = Scenario::new("api-other").await;
+    let get = async |plural: &str, name: &str, sub: &str| {
+        let path = format!(
+            "/apis/subresources.kubevirt.io/v1/namespaces/{}/{plural}/{name}/{sub}",
+            sc.ns
+        );
+        sc.request("GET", &path, "", None).await
+    };
+
+    // The VM form of port forwarding needs a started VM.
+    sc.create_vm(vm_manifest("stopped", "Halted")).await;
+    let r = get("virtualmachines", "stopped", "portforward/22").await;
+    assert_eq!(r.code, 409, "{}", r.body);
+    assert_message(&r, "VMI is not started");
+
+    let mut vm = with_template_annotation(
+        vm_manifest("plain", "Always"),
+        "simulation.kubevirt.io/guest-agent",
+        "false",
+    );
+    set(
+        &mut vm,
+        "/spec/template/spec/domain/devices/autoattachGraphicsDevice",
+        json!(false),
+    );
+    sc.running_vm(vm).await;
+    let r = get("virtualmachineinstances", "plain", "guestosinfo").await;
+    assert_eq!(r.code, 409, "{}", r.body);
+    assert_message(&r, "VMI does not have guest agent connected");
+    let r = get("virtualmachineinstances", "plain", "vnc").await;
+    assert_eq!(r.code, 400, "{}", r.body);
+    assert_message(&r, "No graphics devices are present.");
+
+    // Soft reboot: accepted while running, refused while paused.
+    let r = sc.vmi_sub("plain", "softreboot", None).await;
+    assert_eq!(r.code, 200, "{}", r.body);
+    assert_eq!(sc.vmi_sub("plain", "pause", None).await.code, 200);
+    sc.wait_vmi("plain", "paused", |v| {
+        condition(v, "Paused").is_some_and(|c| c["status"] == "True")
+    })
+    .await;
+    let r = sc.vmi_sub("plain", "softreboot", None).await;
+    assert_eq!(r.code, 409, "{}", r.body);
+    assert_message(&r, "VMI is paused");
+
+    // No unpause while the VM of the same name is being snapshotted.
+    let r = sc
+        .merge_patch(
+            &format!("{}/status", sc.vm_path("plain")),
+            json!({"status": {"snapshotInProgress": "snap"}}),
+        )
+        .await;
+    assert!(r.is_success(), "{}", r.body);
+    let r = sc.vmi_sub("plain", "unpause", None).await;
+    assert_eq!(r.code, 409, "{}", r.body);
+    assert_message(&r, "VM snapshot is in progress");
+}
