@@ -310,23 +310,25 @@ impl QemuDriver {
 
 /// Refreshes what every started guest's launcher reports.
 async fn observe(shared: &Shared) {
-    let targets: Vec<(String, PathBuf)> = shared
+    let targets: Vec<(String, PathBuf, u64)> = shared
         .guests
         .lock()
         .expect("guest lock")
         .iter()
         .filter(|(_, g)| !g.starting && g.domain_alive())
-        .map(|(uid, g)| (uid.clone(), g.run_dir.clone()))
+        .map(|(uid, g)| (uid.clone(), g.run_dir.clone(), g.control_epoch))
         .collect();
     // Together, so one launcher that does not answer delays the pass once, not once per guest.
-    let reports = futures::future::join_all(targets.into_iter().map(|(uid, dir)| async move {
-        let observed = launcher::observe(&dir).await;
-        (uid, observed)
-    }))
-    .await;
-    for (uid, observed) in reports {
+    let reports =
+        futures::future::join_all(targets.into_iter().map(|(uid, dir, epoch)| async move {
+            let observed = launcher::observe(&dir).await;
+            (uid, observed, epoch)
+        }))
+        .await;
+    for (uid, observed, epoch) in reports {
         shared.update(&uid, |g| {
-            if !g.starting {
+            // A pause or unpause since the request makes this answer stale.
+            if !g.starting && g.control_epoch == epoch {
                 if !g.domain_alive() || g.observed != observed {
                     tracing::debug!(vmi = %g.vmi.name, ?observed, "domain state");
                 }

@@ -75,6 +75,7 @@ impl QemuGateway {
             DomainStatus::Running
         };
         self.shared.update(&g.vmi.uid, |g| {
+            g.control_epoch += 1;
             if g.domain_alive() {
                 g.observed = Observed::Domain(status);
             }

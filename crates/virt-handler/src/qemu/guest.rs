@@ -37,6 +37,9 @@ pub struct Guest {
     pub machine: Option<String>,
     /// When the driver first saw the guest running (for the pod's container state).
     pub since: Timestamp,
+    /// Counts the pauses and unpauses sent through the gateway: a state read before one of
+    /// them is stale.
+    pub control_epoch: u64,
 }
 
 /// The guests of this node, by VMI UID.
@@ -57,6 +60,7 @@ impl Guest {
             emulation: None,
             machine: None,
             since: now,
+            control_epoch: 0,
         }
     }
 
@@ -143,6 +147,7 @@ impl GuestFile {
                 .map(|(reason, message)| Emulation { reason, message }),
             machine: self.machine.clone(),
             since: Timestamp::now(),
+            control_epoch: 0,
         }
     }
 }
