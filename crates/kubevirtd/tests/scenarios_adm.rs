@@ -2,10 +2,11 @@
 //! end to end against the real `kubevirtd`. The kubeconfig's user is a cluster admin, not one
 //! of KubeVirt's service accounts.
 //!
-//! Covers scenarios 43, 44, 45 and 46, plus the replica set rules of §6.6 (the template disk
-//! rule of scenario 59 is in `scenarios_rs.rs`). QUIRKs of §6 kept and asserted: a run strategy
-//! is mandatory (44), the VM admitter does not check memory so the failure shows at VMI create
-//! (45), and a user's VMI status edit succeeds but is reverted (46).
+//! Covers scenarios 43, 44, 45 and 46, plus the create defaults of §6.1 and §6.2 and the replica
+//! set rules of §6.6 (the template disk rule of scenario 59 is in `scenarios_rs.rs`). QUIRKs of
+//! §6 kept and asserted: a run strategy is mandatory (44), the VM admitter does not check memory
+//! so the failure shows at VMI create (45), and a user's VMI status edit succeeds but is
+//! reverted (46).
 
 mod common;
 #[path = "common/scenario.rs"]
@@ -287,4 +288,78 @@ async fn replica_set_selector_must_parse_and_match_the_template() {
         .post(&rss, rs(json!({"matchLabels": {"app": "a"}})))
         .await;
     assert_eq!(r.code, 201, "{}", r.body);
+}
+
+// §6.1 and §6.2 (no numbered scenario): what the mutating webhooks add on create.
+#[tokio::test(flavor = "multi_thread")]
+async fn create_defaults_of_vms_and_vmis() {
+    let sc = Scenario::new("adm-defaults").await;
+    let vm = sc.create_vm(vm_manifest("d", "Halted")).await;
+    let template = &vm["spec"]["template"];
+    assert!(
+        !s(template, "/spec/domain/firmware/uuid").is_empty(),
+        "{vm}"
+    );
+    assert!(
+        !s(template, "/spec/domain/firmware/serial").is_empty(),
+        "{vm}"
+    );
+    assert_eq!(s(template, "/spec/domain/machine/type"), "q35");
+    assert_eq!(
+        s(
+            template,
+            "/metadata/annotations/kubevirt.io~1pci-topology-version"
+        ),
+        "v3"
+    );
+
+    let mut vmi = vmi_manifest("d");
+    vmi["spec"]["domain"]["devices"]["disks"] = json!([{"name": "cd", "cdrom": {"bus": "sata"}}]);
+    vmi["spec"]["domain"]["resources"]["limits"] = json!({"cpu": "2"});
+    vmi["spec"]["volumes"] = json!([
+        {"name": "cd", "containerDisk": {"image": "quay.io/example/cd"}},
+        {"name": "extra", "containerDisk": {"image": "quay.io/example/extra:v1"}},
+    ]);
+    let created = sc.create("virtualmachineinstances", vmi).await;
+    assert_eq!(
+        created["metadata"]["finalizers"],
+        json!(["kubevirt.io/foregroundDeleteVirtualMachine"])
+    );
+    let spec = &created["spec"];
+    let domain = &spec["domain"];
+    assert_eq!(domain["memory"]["guest"], "64Mi");
+    assert_eq!(domain["resources"]["requests"]["cpu"], "2");
+    assert_eq!(domain["cpu"]["sockets"], 2);
+    assert_eq!(domain["cpu"]["cores"], 1);
+    assert_eq!(domain["cpu"]["model"], "host-model");
+    assert_eq!(domain["machine"]["type"], "q35");
+    assert!(!s(domain, "/firmware/uuid").is_empty());
+    let disks = domain["devices"]["disks"].as_array().unwrap();
+    assert_eq!(disks[0]["cdrom"]["readonly"], true);
+    assert_eq!(disks[0]["cdrom"]["tray"], "closed");
+    assert_eq!(
+        disks[1]["name"], "extra",
+        "a disk for the volume without one"
+    );
+    assert!(disks[1]["disk"].is_object(), "{}", disks[1]);
+    assert_eq!(
+        domain["devices"]["interfaces"],
+        json!([{"name": "default", "bridge": {}}])
+    );
+    assert_eq!(spec["networks"], json!([{"name": "default", "pod": {}}]));
+    assert_eq!(
+        spec["volumes"][0]["containerDisk"]["imagePullPolicy"],
+        "Always"
+    );
+    assert_eq!(
+        spec["volumes"][1]["containerDisk"]["imagePullPolicy"],
+        "IfNotPresent"
+    );
+    assert_eq!(
+        s(&created, "/status/phase"),
+        "Pending",
+        "{}",
+        created["status"]
+    );
+    assert_eq!(created["status"]["runtimeUser"], 107);
 }
