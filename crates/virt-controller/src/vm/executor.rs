@@ -268,7 +268,14 @@ impl Executor {
         owner: &OwnerReference,
         vmi: &VirtualMachineInstance,
     ) -> Result<VirtualMachineInstance, kube::Error> {
-        let patch = json!({"metadata": {"ownerReferences": [owner], "uid": vmi.metadata.uid}});
+        // Not upstream: the version the claim was decided on guards the patch too, so a VMI
+        // the cache still shows as a live orphan but that is being deleted (or was taken) by
+        // now is not adopted; the conflict retries the pass once the cache has caught up.
+        let patch = json!({"metadata": {
+            "ownerReferences": [owner],
+            "uid": vmi.metadata.uid,
+            "resourceVersion": vmi.metadata.resource_version,
+        }});
         let ns = vmi.metadata.namespace.as_deref().unwrap_or_default();
         self.vmis(ns)
             .patch(
