@@ -6,8 +6,8 @@
 //! provoked through the API and are covered by virt-controller's `replicaset_reconcile` tests).
 //! QUIRKs of §3: VMI names without a dash after the base name are kept (60); scale-down takes the
 //! first active VMIs in cache order, which no test can observe reliably, so it is not asserted.
-//! The claiming rules of §3 (adoption of matching orphans, release of relabelled VMIs) have a
-//! test of their own.
+//! The claiming rules of §3 (adoption of matching orphans, release of relabelled VMIs) and the
+//! replacement and deletion of finished VMIs have tests of their own.
 
 mod common;
 #[path = "common/scenario.rs"]
@@ -487,4 +487,48 @@ async fn matching_orphans_are_adopted_and_relabelled_vmis_released() {
         .expect("a released VMI is not deleted");
     assert_eq!(phase(&kept), "Running");
     assert!(kept["metadata"].get("deletionTimestamp").is_none());
+}
+
+// §3 scaling (no numbered scenario): a VMI that finished is not active, so it is replaced, and
+// after a successful scale step it is deleted with the event "Deleted finished virtual machine".
+#[tokio::test(flavor = "multi_thread")]
+async fn finished_vmis_are_replaced_and_deleted() {
+    let sc = Scenario::new("rs-finished").await;
+    let mut m = rs_manifest("fin", 1);
+    m["spec"]["template"]["metadata"]["annotations"] =
+        json!({"simulation.kubevirt.io/poweroff-after": "2s"});
+    sc.create("virtualmachineinstancereplicasets", m).await;
+    let first = until(TIMEOUT, "a Running VMI", async || {
+        let vmis = live_vmis(&sc, "fin").await;
+        match vmis.iter().find(|v| phase(v) == "Running") {
+            Some(v) => Ok(v.clone()),
+            None => Err(format!("{} VMIs", vmis.len())),
+        }
+    })
+    .await;
+    let note = format!("Deleted finished virtual machine: {}", uid(&first));
+    until(TIMEOUT, "the finished VMI deleted", async || {
+        let events = sc.events("VirtualMachineInstanceReplicaSet", "fin").await;
+        events
+            .iter()
+            .find(|e| e["reason"] == "SuccessfulDelete" && e["message"] == note.as_str())
+            .map(|_| ())
+            .ok_or_else(|| {
+                events
+                    .iter()
+                    .map(|e| format!("{}: {}", s(e, "/reason"), s(e, "/message")))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+    })
+    .await;
+    until(TIMEOUT, "a replacement", async || {
+        let vmis = live_vmis(&sc, "fin").await;
+        if vmis.iter().any(|v| uid(v) != uid(&first)) {
+            Ok(())
+        } else {
+            Err(format!("{} VMIs", vmis.len()))
+        }
+    })
+    .await;
 }
