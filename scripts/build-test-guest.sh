@@ -23,7 +23,10 @@ set -euo pipefail
 out="${1:-${XDG_CACHE_HOME:-$HOME/.cache}/kubevirt-rs/test-guest}"
 marker="kubevirt-rs test guest"
 
-if [[ -s "$out/vmlinuz" && -s "$out/initrd.img" && -s "$out/disk.qcow2" ]]; then
+# Bumped whenever the guest's contents change, so cached guests are rebuilt.
+guest_version=3
+if [[ -s "$out/vmlinuz" && -s "$out/initrd.img" && -s "$out/disk.qcow2" ]] &&
+  [[ "$(cat "$out/version" 2>/dev/null)" == "$guest_version" ]]; then
   echo "test guest already built in $out"
   exit 0
 fi
@@ -127,7 +130,8 @@ trap '/bin/busybox halt -f' USR1
 echo "$marker: boot complete"
 /etc/cloud-init.sh
 for nic in /sys/class/net/eth*; do
-  [ -e "\$nic" ] && udhcpc -b -q -S -i "\${nic##*/}" >/dev/null 2>&1
+  # The link must be up before DHCP, or udhcpc retries "Network is down" forever.
+  [ -e "\$nic" ] && ip link set "\${nic##*/}" up && udhcpc -b -q -S -t 5 -s /usr/share/udhcpc/default.script -i "\${nic##*/}" >/dev/null 2>&1
 done
 (while :; do setsid cttyhack sh -l; done) &
 while :; do wait; done
@@ -238,3 +242,4 @@ mv "$tmp_kernel" "$out/vmlinuz"
 mv "$tmp_initrd" "$out/initrd.img"
 mv "$out/.disk.qcow2.tmp" "$out/disk.qcow2"
 echo "test guest ($kver) built in $out"
+echo "$guest_version" >"$out/version"
