@@ -682,9 +682,14 @@ async fn architecture_flow_with_the_subresources_virtctl_calls() {
     // virtctl stop vm-cirros
     assert_eq!(sc.vm_sub("vm-cirros", "stop", None).await.code, 202);
     sc.wait_vmi_gone("vm-cirros").await;
-    let vm = sc.wait_printable("vm-cirros", "Stopped").await;
+    sc.wait_printable("vm-cirros", "Stopped").await;
+    // The VM mirrors the final VMI's Ready condition until it sees the VMI gone, as upstream.
+    let vm = sc
+        .wait_vm("vm-cirros", "Ready=False", |vm| {
+            condition(vm, "Ready").is_some_and(|c| c["status"] == "False")
+        })
+        .await;
     assert_eq!(vm["spec"]["running"], false);
-    assert!(condition(&vm, "Ready").is_some_and(|c| c["status"] == "False"));
     assert_ne!(uid(&fourth), uid(&third));
     assert_eq!(printable(&vm), "Stopped");
 }
