@@ -5,7 +5,7 @@
 #
 # Extra arguments go to scale-bench (see `scale-bench --help`), e.g.
 #   scripts/bench-scale.sh --runs 1000@10,1000@burst
-#   scripts/bench-scale.sh --runs 8000@10 --keep-previous
+#   scripts/bench-scale.sh --runs 8000@10 --keep-previous --time-limit 1800
 # The default runs take about half an hour. Run it on an otherwise idle machine: every run
 # records the load average before and after.
 set -euo pipefail

@@ -57,6 +57,10 @@ struct Args {
     /// Copy each run's server log into this directory.
     #[arg(long)]
     log_dir: Option<PathBuf>,
+    /// Seconds after its first create at which a run stops creating and waiting, and reports
+    /// what it measured (unset: until every VM runs or none progresses for two minutes).
+    #[arg(long)]
+    time_limit: Option<u64>,
     /// A note to add under "Machine" (repeatable).
     #[arg(long)]
     note: Vec<String>,
@@ -140,6 +144,7 @@ async fn run(args: Args, specs: Vec<RunSpec>, guest: f64) -> anyhow::Result<()> 
             guest_memory: args.guest_memory.clone(),
             commit: machine.commit.clone(),
             log_dir: args.log_dir.clone(),
+            time_limit: args.time_limit.map(Duration::from_secs),
         };
         anyhow::ensure!(
             plan.nodes > 0,

@@ -188,6 +188,9 @@ pub struct RunResult {
     pub window_seconds: f64,
     pub writes: Vec<RequestRow>,
     pub reads: Vec<RequestRow>,
+    /// The run was cut short by its time limit (not all VMs created or running).
+    #[serde(default)]
+    pub time_limited: bool,
     /// Writes answered with an error: `"<code> <verb> <resource>"` → count.
     #[serde(default)]
     pub failed_writes: BTreeMap<String, u64>,
@@ -205,8 +208,15 @@ pub struct RunResult {
 }
 
 impl RunResult {
+    /// `n` per VM of the run; per VM created when the run was cut short (VMs still starting
+    /// then count whole, so this understates a complete start).
     fn per_vm(&self, n: u64) -> f64 {
-        n as f64 / self.spec.vms.max(1) as f64
+        let vms = if self.time_limited {
+            self.created
+        } else {
+            self.spec.vms
+        };
+        n as f64 / vms.max(1) as f64
     }
 
     fn writes_where(&self, f: impl Fn(&RequestRow) -> bool) -> u64 {
@@ -352,6 +362,18 @@ impl Report {
             kubevirt::P95_S,
             kubevirt::P99_S
         );
+        for r in self.runs.iter().filter(|r| r.time_limited) {
+            let _ = writeln!(
+                md,
+                "\n**{}: stopped at its time limit** after {:.0} s with {} of {} VMs created \
+                 and {} Running; its per-VM figures are per VM created.",
+                r.spec.label(),
+                r.window_seconds,
+                r.created,
+                r.spec.vms,
+                r.running
+            );
+        }
         for r in self.runs.iter().filter(|r| !r.not_running.is_empty()) {
             let phases: Vec<String> = r
                 .not_running
@@ -574,6 +596,7 @@ mod tests {
             writes: Vec::new(),
             reads: Vec::new(),
             failed_writes: BTreeMap::new(),
+            time_limited: false,
             rss_start_kib: Some(1024),
             rss_end_kib: Some(2048),
             rss_peak_kib: Some(4096),
@@ -657,6 +680,42 @@ mod tests {
     }
 
     #[test]
+    fn runs_cut_short_count_per_vm_created_and_say_so() {
+        let mut r = run(8000);
+        r.time_limited = true;
+        r.created = 2000;
+        r.running = 1500;
+        r.writes = vec![row(
+            "virt-controller",
+            "PUT",
+            "virtualmachineinstances",
+            6000,
+        )];
+        assert_eq!(r.vmi_updates(), 3.0);
+        let report = Report {
+            machine: bench::machine::Machine {
+                date: "2026-01-01T00:00:00Z".into(),
+                cpu_model: "cpu".into(),
+                cpus: 2,
+                memory_kib: None,
+                kernel: "k".into(),
+                disk: "d".into(),
+                disk_sync: None,
+                commit: "abc".into(),
+            },
+            load_before: String::new(),
+            load_after: String::new(),
+            peak_load1: None,
+            runs: vec![r],
+            notes: Vec::new(),
+        };
+        let md = report.to_markdown();
+        assert!(md.contains(
+            "stopped at its time limit** after 10 s with 2000 of 8000 VMs created and 1500 Running"
+        ));
+    }
+
+    #[test]
     fn markdown_compares_with_kubevirt_and_lists_every_write_kind() {
         let mut r = run(100);
         r.writes = vec![
@@ -694,6 +753,7 @@ mod tests {
         assert!(md.contains("| all | GET | (reads, any resource) | 0.50 | 0.00 |"));
         assert!(md.contains("10 of 8000 VMs never reached Running"));
         assert!(md.contains("10 Scheduling"));
+        assert!(!md.contains("time limit"));
         assert!(md.contains("- shared"));
     }
 }

@@ -38,6 +38,9 @@ pub struct Plan {
     pub commit: String,
     /// Where to copy the server's log (as `scale-<vms>-<pace>.log`).
     pub log_dir: Option<std::path::PathBuf>,
+    /// The run stops sending creates and waiting for VMIs this long after the first create,
+    /// and reports what it measured until then.
+    pub time_limit: Option<Duration>,
 }
 
 fn resource(kind: &str, plural: &str) -> ApiResource {
@@ -160,8 +163,10 @@ async fn create_one(
     }
 }
 
-async fn create_vms(apis: Vec<Api<DynamicObject>>, plan: &Plan) -> Sent {
+async fn create_vms(apis: Vec<Api<DynamicObject>>, plan: &Plan, t0: Instant) -> Sent {
     let n = plan.spec.vms;
+    let deadline = plan.time_limit.map(|l| t0 + l);
+    let past = move || deadline.is_some_and(|d| Instant::now() >= d);
     let results: Arc<Mutex<Sent>> = Arc::new(Mutex::new(vec![None; n]));
     let memory = Arc::new(plan.guest_memory.clone());
     match plan.spec.pace {
@@ -174,7 +179,7 @@ async fn create_vms(apis: Vec<Api<DynamicObject>>, plan: &Plan) -> Sent {
                     tokio::spawn(async move {
                         loop {
                             let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                            if i >= n {
+                            if i >= n || past() {
                                 break;
                             }
                             let r = create_one(&api, i, &memory).await;
@@ -193,6 +198,10 @@ async fn create_vms(apis: Vec<Api<DynamicObject>>, plan: &Plan) -> Sent {
             let start = tokio::time::Instant::now();
             let mut tasks = Vec::with_capacity(n);
             for i in 0..n {
+                if past() {
+                    eprintln!("scale: time limit reached after {i} creates");
+                    break;
+                }
                 tokio::time::sleep_until(start + Duration::from_secs_f64(i as f64 / rate)).await;
                 let permit = permits.clone().acquire_owned().await.expect("never closed");
                 let api = apis[i % apis.len()].clone();
@@ -350,7 +359,7 @@ pub async fn run(bin: &Path, work: &Path, plan: &Plan) -> anyhow::Result<RunResu
     let t0 = Instant::now();
 
     eprintln!("scale: {label}: creating");
-    let sent = create_vms(apis, plan).await;
+    let sent = create_vms(apis, plan, t0).await;
     let create_seconds = sent
         .iter()
         .flatten()
@@ -373,6 +382,7 @@ pub async fn run(bin: &Path, work: &Path, plan: &Plan) -> anyhow::Result<RunResu
 
     let mut last_progress = Instant::now();
     let mut last_running = 0;
+    let mut time_limited = plan.time_limit.is_some_and(|l| t0.elapsed() >= l);
     loop {
         let running = tracker.lock().expect("not poisoned").running_at.len();
         if running >= created {
@@ -381,6 +391,10 @@ pub async fn run(bin: &Path, work: &Path, plan: &Plan) -> anyhow::Result<RunResu
         if running > last_running {
             last_running = running;
             last_progress = Instant::now();
+        } else if plan.time_limit.is_some_and(|l| t0.elapsed() >= l) {
+            eprintln!("scale: {label}: time limit reached with {running} running; reporting");
+            time_limited = true;
+            break;
         } else if last_progress.elapsed() > STALL {
             eprintln!("scale: {label}: no VMI reached Running for {STALL:?}; giving up");
             break;
@@ -499,6 +513,7 @@ pub async fn run(bin: &Path, work: &Path, plan: &Plan) -> anyhow::Result<RunResu
         window_seconds,
         writes,
         reads,
+        time_limited,
         failed_writes: prom::grown(&failed_before, &failed_after),
         rss_start_kib,
         rss_end_kib,
