@@ -434,7 +434,7 @@ async fn pause_and_unpause_through_the_subresources() {
         let vmi = get(&client, &vmi_path(NS, "pausy")).await?;
         condition(&vmi, "Paused")
             .filter(|c| c["status"] == "True")
-            .map(|c| c.clone())
+            .cloned()
     })
     .await;
     assert_eq!(paused["reason"], "PausedByUser");
