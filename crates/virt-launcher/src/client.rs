@@ -9,6 +9,7 @@ use crate::control::{ControlRequest, ControlResponse};
 use crate::spec::{self, LaunchSpec};
 use crate::state::{DomainState, StateFile};
 use base64::Engine;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -360,6 +361,19 @@ impl LauncherClient {
         base64::engine::general_purpose::STANDARD
             .decode(png)
             .map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    /// A loopback address that QEMU forwards to guest TCP `port` through the first
+    /// pod-network interface (user-mode networking). The forward is added on first use and
+    /// stays until QEMU ends; every connection to it is one connection to the guest port (a
+    /// guest port nobody listens on closes it at once). Refused when the VMI has no
+    /// pod-network interface.
+    pub async fn forward_port(&self, port: u16) -> Result<SocketAddr, ClientError> {
+        let response = self.request(ControlRequest::ForwardPort { port }).await?;
+        let host_port = response.host_port.ok_or_else(|| {
+            ClientError::Protocol("forward-port response without hostPort".into())
+        })?;
+        Ok(SocketAddr::from(([127, 0, 0, 1], host_port)))
     }
 
     /// Opens a console session: raw bytes to and from the guest's serial port. Opening a new

@@ -2,17 +2,21 @@
 //! way; every request gets exactly one response; a connection may carry many requests.
 //!
 //! Requests: `{"command": "status" | "pause" | "unpause" | "shutdown" | "reboot" | "kill" |
-//! "screenshot"}`.
+//! "screenshot"}` or `{"command": "forward-port", "port": <guest TCP port>}`.
 //!
 //! Responses: `{"ok": true, "status": <StateFile>, "png": "<base64>"?}` or
 //! `{"ok": false, "error": "<message>", "status": <StateFile>}`. `status` is the state after the
-//! request; `png` only answers `screenshot`.
+//! request; `png` only answers `screenshot`; `hostPort` only answers `forward-port`.
 //!
 //! Semantics: `pause` (QMP `stop`) and `unpause` (`cont`) are idempotent; `shutdown` presses the
 //! ACPI power button (`system_powerdown`) and returns at once; `reboot` is a hard reset
 //! (`system_reset`: there is no guest agent to ask for a soft one); `kill` ends QEMU with
 //! SIGKILL (the final state is `Shutoff{Destroyed}`); `screenshot` fails with "No graphics
-//! devices are present." when the VMI has no graphics device.
+//! devices are present." when the VMI has no graphics device; `forward-port` answers a
+//! loopback port (`127.0.0.1:<hostPort>`) that QEMU's user-mode network of the first
+//! pod-network interface forwards to the guest port (`hostfwd_add`). One forward per guest
+//! port is kept until QEMU ends and reused by later requests; any local process can connect to
+//! it meanwhile. A guest without a pod-network interface refuses `forward-port`.
 
 use crate::state::StateFile;
 use serde::{Deserialize, Serialize};
@@ -28,6 +32,10 @@ pub enum ControlRequest {
     Reboot,
     Kill,
     Screenshot,
+    #[serde(rename = "forward-port")]
+    ForwardPort {
+        port: u16,
+    },
 }
 
 /// A control response.
@@ -41,6 +49,9 @@ pub struct ControlResponse {
     /// PNG bytes, base64 (standard alphabet, padded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub png: Option<String>,
+    /// Loopback port forwarded to the guest port of a `forward-port` request.
+    #[serde(default, rename = "hostPort", skip_serializing_if = "Option::is_none")]
+    pub host_port: Option<u16>,
 }
 
 #[cfg(test)]
@@ -56,5 +67,9 @@ mod tests {
         let r: ControlRequest = serde_json::from_str(r#"{"command":"unpause"}"#).unwrap();
         assert_eq!(r, ControlRequest::Unpause);
         assert!(serde_json::from_str::<ControlRequest>(r#"{"command":"explode"}"#).is_err());
+        assert_eq!(
+            serde_json::to_string(&ControlRequest::ForwardPort { port: 22 }).unwrap(),
+            r#"{"command":"forward-port","port":22}"#
+        );
     }
 }

@@ -254,6 +254,18 @@ impl QmpClient {
         .await
         .map(drop)
     }
+
+    /// `human-monitor-command`: runs an HMP command line and returns its output (empty when
+    /// an HMP command such as `hostfwd_add` succeeded; HMP reports its errors as output).
+    pub async fn human_monitor_command(&self, command_line: &str) -> Result<String, QmpError> {
+        let value = self
+            .execute(
+                "human-monitor-command",
+                Some(json!({"command-line": command_line})),
+            )
+            .await?;
+        Ok(value.as_str().unwrap_or_default().to_string())
+    }
 }
 
 #[cfg(test)]

@@ -19,6 +19,8 @@ use crate::simulated::vmi::{paused_condition, remove_condition, set_condition};
 
 /// Conflicting writes retried before giving up.
 const WRITE_ATTEMPTS: usize = 5;
+/// Longest wait for the loopback connection of a port forward.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The QEMU driver's side of virt-api's node operations.
 #[derive(Clone)]
@@ -166,6 +168,37 @@ impl NodeGateway for QemuGateway {
     async fn screenshot(&self, vmi: &VirtualMachineInstance) -> Result<Vec<u8>, NodeError> {
         let g = self.running_guest(vmi)?;
         launcher::screenshot(g.run_dir).await.map_err(failed)
+    }
+
+    /// TCP only: a connection to a loopback port that the guest's launcher forwards to `port`
+    /// through the user-mode network of the first pod-network interface. The forward is kept
+    /// until the guest stops.
+    async fn port_forward(
+        &self,
+        vmi: &VirtualMachineInstance,
+        port: u16,
+        protocol: &str,
+    ) -> Result<Box<dyn Duplex>, NodeError> {
+        if !protocol.eq_ignore_ascii_case("tcp") {
+            return Err(NodeError::Unsupported(format!(
+                "port-forward over {protocol} is not supported by this node driver: only tcp is"
+            )));
+        }
+        let g = self.running_guest(vmi)?;
+        if virt_launcher::qemu::pod_netdev_id(vmi).is_none() {
+            return Err(NodeError::Failed(
+                "VMI has no pod network interface: port-forward needs one".into(),
+            ));
+        }
+        let addr = launcher::forward_port(g.run_dir, port)
+            .await
+            .map_err(failed)?;
+        let connect = tokio::net::TcpStream::connect(addr);
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+            .await
+            .map_err(|_| NodeError::Failed(format!("connecting to guest port {port} timed out")))?
+            .map_err(|e| NodeError::Failed(format!("cannot connect to guest port {port}: {e}")))?;
+        Ok(Box::new(stream))
     }
 
     async fn guest_os_info(

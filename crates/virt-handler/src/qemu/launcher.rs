@@ -1,6 +1,7 @@
 //! The driver's calls into a guest's launcher ([`virt_launcher::client`]), each bounded in
 //! time so a stuck launcher cannot stall the driver loop, and the host's QEMU version.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -119,6 +120,13 @@ pub async fn vnc(run_dir: PathBuf) -> Result<UnixStream, LauncherError> {
 pub async fn screenshot(run_dir: PathBuf) -> Result<Vec<u8>, LauncherError> {
     let c = client(&run_dir).await?;
     bounded(CALL_TIMEOUT, c.screenshot()).await
+}
+
+/// A loopback address QEMU forwards to guest TCP `port` (see
+/// [`LauncherClient::forward_port`]).
+pub async fn forward_port(run_dir: PathBuf, port: u16) -> Result<SocketAddr, LauncherError> {
+    let c = client(&run_dir).await?;
+    bounded(CALL_TIMEOUT, c.forward_port(port)).await
 }
 
 /// The version of `qemu-system-x86_64` (`7.2.19`), when it runs.

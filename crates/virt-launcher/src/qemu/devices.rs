@@ -261,6 +261,22 @@ fn effective_interfaces(vmi: &VirtualMachineInstance) -> (Vec<Interface>, Vec<Ne
     (interfaces, networks)
 }
 
+/// The QEMU id of the user-mode network backend (`-netdev user`) of the VMI's first present
+/// pod-network interface, which carries the launch environment's host forwards; `None` when
+/// the guest has no such interface.
+pub fn pod_netdev_id(vmi: &VirtualMachineInstance) -> Option<String> {
+    let (interfaces, networks) = effective_interfaces(vmi);
+    interfaces
+        .iter()
+        .filter(|i| i.state.as_deref() != Some("absent"))
+        .find(|i| {
+            networks
+                .iter()
+                .any(|n| n.name == i.name && n.pod.is_some() && n.multus.is_none())
+        })
+        .and_then(|i| id("netdev-ua-", &i.name).ok())
+}
+
 pub(super) fn interfaces(
     vmi: &VirtualMachineInstance,
     env: &LaunchEnv,

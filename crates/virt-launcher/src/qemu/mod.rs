@@ -24,7 +24,7 @@ use crate::spec::{Accel, LaunchEnv};
 use api::VirtualMachineInstance;
 use std::path::Path;
 
-pub use devices::interface_mac;
+pub use devices::{interface_mac, pod_netdev_id};
 
 /// Why a VMI cannot be turned into a QEMU command line.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -386,3 +386,26 @@ fn commas_in_values_are_escaped() {
         ["type=1,manufacturer=KubeVirt,product=None,family=KubeVirt,serial=a,,b"]
     );
 }
+
+#[test]
+fn the_pod_netdev_is_the_first_present_pod_interface() {
+    assert_eq!(
+        pod_netdev_id(&vmi(memory("128Mi"))).as_deref(),
+        Some("netdev-ua-default")
+    );
+    let mut spec = memory("128Mi");
+    spec["domain"]["devices"] = json!({"autoattachPodInterface": false});
+    assert_eq!(pod_netdev_id(&vmi(spec)), None);
+    let v = vmi(
+        json!({"domain": {"memory": {"guest": "128Mi"}, "devices": {"interfaces": [
+            {"name": "gone", "masquerade": {}, "state": "absent"},
+            {"name": "other", "bridge": {}},
+            {"name": "pod", "masquerade": {}}
+        ]}}, "networks": [
+            {"name": "gone", "pod": {}},
+            {"name": "other", "multus": {"networkName": "net"}},
+            {"name": "pod", "pod": {}}
+        ]}),
+    );
+    assert_eq!(pod_netdev_id(&v).as_deref(), Some("netdev-ua-pod"));
+}

@@ -18,6 +18,7 @@ use crate::spec::{self, LaunchSpec};
 use crate::state::{self, DomainState, EndFacts, QemuExit, ShutoffReason, StateFile};
 use base64::Engine;
 use jiff::Timestamp;
+use std::collections::HashMap;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -46,6 +47,10 @@ struct Shared {
     qmp: QmpClient,
     qemu_pid: u32,
     graphics: bool,
+    /// The user-mode netdev that carries port forwards (see [`forward_port`]).
+    pod_netdev: Option<String>,
+    /// Guest TCP port → loopback port forwarded to it; kept until QEMU ends.
+    forwards: tokio::sync::Mutex<HashMap<u16, u16>>,
 }
 
 impl Shared {
@@ -188,6 +193,8 @@ pub async fn run(run_dir: &Path) -> Result<StateFile, SupervisorError> {
         qmp,
         qemu_pid,
         graphics: devices.autoattach_graphics_device != Some(false),
+        pod_netdev: crate::qemu::pod_netdev_id(&spec.vmi),
+        forwards: tokio::sync::Mutex::new(HashMap::new()),
     });
     shared.refresh_from_qmp().await;
 
@@ -376,6 +383,7 @@ async fn serve_control(listener: UnixListener, shared: Arc<Shared>) {
                         error: Some(format!("bad request: {e}")),
                         status: Some(shared.snapshot()),
                         png: None,
+                        host_port: None,
                     },
                 };
                 let mut text = serde_json::to_string(&response).expect("json");
@@ -389,7 +397,7 @@ async fn serve_control(listener: UnixListener, shared: Arc<Shared>) {
 }
 
 async fn handle(shared: &Shared, request: ControlRequest) -> ControlResponse {
-    let result: Result<Option<String>, String> = async {
+    let result: Result<(Option<String>, Option<u16>), String> = async {
         if request != ControlRequest::Status && shared.snapshot().state.is_final() {
             return Err("the domain is not running".to_string());
         }
@@ -421,25 +429,30 @@ async fn handle(shared: &Shared, request: ControlRequest) -> ControlResponse {
                 if !shared.graphics {
                     return Err("No graphics devices are present.".to_string());
                 }
-                return screenshot(shared).await.map(Some);
+                return screenshot(shared).await.map(|png| (Some(png), None));
+            }
+            ControlRequest::ForwardPort { port } => {
+                return forward_port(shared, port).await.map(|p| (None, Some(p)));
             }
         }
-        Ok(None)
+        Ok((None, None))
     }
     .await;
     let status = Some(shared.snapshot());
     match result {
-        Ok(png) => ControlResponse {
+        Ok((png, host_port)) => ControlResponse {
             ok: true,
             error: None,
             status,
             png,
+            host_port,
         },
         Err(error) => ControlResponse {
             ok: false,
             error: Some(error),
             status,
             png: None,
+            host_port: None,
         },
     }
 }
@@ -457,4 +470,60 @@ async fn screenshot(shared: &Shared) -> Result<String, String> {
     let _ = tokio::fs::remove_file(&path).await;
     let png = crate::ppm::ppm_to_png(&data?).map_err(|e| e.to_string())?;
     Ok(base64::engine::general_purpose::STANDARD.encode(png))
+}
+
+/// Host ports tried before giving up on a forward (another process may take a port between
+/// the probe and `hostfwd_add`).
+const FORWARD_ATTEMPTS: usize = 5;
+
+/// The loopback port forwarded to guest TCP `port`, added on first use and kept until QEMU
+/// ends (QEMU takes its forwards with it).
+async fn forward_port(shared: &Shared, port: u16) -> Result<u16, String> {
+    let Some(netdev) = &shared.pod_netdev else {
+        return Err("the VMI has no pod network interface: port forwarding needs one".to_string());
+    };
+    if port == 0 {
+        return Err("port 0 cannot be forwarded".to_string());
+    }
+    let mut forwards = shared.forwards.lock().await;
+    if let Some(host_port) = forwards.get(&port) {
+        return Ok(*host_port);
+    }
+    let mut last_error = String::new();
+    for _ in 0..FORWARD_ATTEMPTS {
+        let host_port = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("no free loopback port: {e}"))?
+            .port();
+        let output = shared
+            .qmp
+            .human_monitor_command(&hostfwd_add(netdev, host_port, port))
+            .await
+            .map_err(|e| e.to_string())?;
+        if output.trim().is_empty() {
+            tracing::info!(guest_port = port, host_port, "port forward added");
+            forwards.insert(port, host_port);
+            return Ok(host_port);
+        }
+        last_error = output.trim().to_string();
+    }
+    Err(format!("cannot forward guest port {port}: {last_error}"))
+}
+
+/// The HMP command forwarding loopback `host_port` to guest TCP `guest_port`.
+fn hostfwd_add(netdev: &str, host_port: u16, guest_port: u16) -> String {
+    format!("hostfwd_add {netdev} tcp:127.0.0.1:{host_port}-:{guest_port}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwards_listen_on_loopback_only() {
+        assert_eq!(
+            hostfwd_add("netdev-ua-default", 40000, 22),
+            "hostfwd_add netdev-ua-default tcp:127.0.0.1:40000-:22"
+        );
+    }
 }
