@@ -13,7 +13,7 @@ target="${CARGO_TARGET_DIR:-target}"
 
 ./scripts/build-test-guest.sh >/dev/null
 guest="${XDG_CACHE_HOME:-$HOME/.cache}/kubevirt-rs/test-guest"
-cargo build --release -p kubevirtd -p bench --bin kubevirtd --bin boot-bench
+cargo build --release -p kubevirtd -p virt-launcher -p bench --bin kubevirtd --bin virt-launcher --bin boot-bench
 
 mkdir -p target/bench
 "$target/release/boot-bench" \

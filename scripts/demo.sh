@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
-cargo build --release -p kubevirtd -p virtctl
+cargo build --release -p kubevirtd -p virt-launcher -p virtctl
 bin="$PWD/target/release"
 if [ -n "${CARGO_TARGET_DIR:-}" ]; then bin="$CARGO_TARGET_DIR/release"; fi
 export PATH="$bin:$PATH"

@@ -54,6 +54,26 @@ impl NodeGateway for LateGateway {
     ) -> Result<serde_json::Value, NodeError> {
         self.get()?.guest_os_info(vmi).await
     }
+    async fn user_list(
+        &self,
+        vmi: &VirtualMachineInstance,
+    ) -> Result<serde_json::Value, NodeError> {
+        self.get()?.user_list(vmi).await
+    }
+    async fn filesystem_list(
+        &self,
+        vmi: &VirtualMachineInstance,
+    ) -> Result<serde_json::Value, NodeError> {
+        self.get()?.filesystem_list(vmi).await
+    }
+    async fn port_forward(
+        &self,
+        vmi: &VirtualMachineInstance,
+        port: u16,
+        protocol: &str,
+    ) -> Result<Box<dyn Duplex>, NodeError> {
+        self.get()?.port_forward(vmi, port, protocol).await
+    }
 }
 
 #[cfg(test)]

@@ -124,14 +124,26 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// How the node agent starts a guest's launcher: this executable's `virt-launcher`
+/// How the node agent starts a guest's launcher. The standalone `virt-launcher` binary when it
+/// is installed next to this executable (or named by `VIRT_LAUNCHER_BIN`): being small, it
+/// keeps the memory each running VMI adds low. Otherwise this executable's `virt-launcher`
 /// subcommand, so one binary is all a machine needs.
 pub(crate) fn launcher_command() -> anyhow::Result<virt_handler::qemu::LauncherCommand> {
     let exe = std::env::current_exe()
         .map_err(|e| anyhow::anyhow!("cannot find the kubevirtd executable: {e}"))?;
-    Ok(virt_handler::qemu::LauncherCommand {
-        program: exe,
-        args: vec!["virt-launcher".into()],
+    let standalone = std::env::var_os(virt_launcher::client::LAUNCHER_BIN_ENV)
+        .map(std::path::PathBuf::from)
+        .or_else(|| exe.parent().map(|dir| dir.join("virt-launcher")))
+        .filter(|path| path.is_file());
+    Ok(match standalone {
+        Some(program) => virt_handler::qemu::LauncherCommand {
+            program,
+            args: vec![],
+        },
+        None => virt_handler::qemu::LauncherCommand {
+            program: exe,
+            args: vec!["virt-launcher".into()],
+        },
     })
 }
 

@@ -715,11 +715,18 @@ async fn launcher_that_fails_fast_puts_the_vm_in_crash_loop_backoff_until_fixed(
         json!([{"op": "remove", "path": "/spec/template/metadata/annotations"}]),
     )
     .await;
-    let vm = sc
-        .wait_vm("crashloop", "Running after the fix", |vm| {
-            printable(vm) == "Running"
-        })
-        .await;
+    // A retry already under way when the fix lands may fail once more and back off for up to
+    // 30 s (second failure), so allow for that before the fixed template runs.
+    let vm = scenario::until(
+        Duration::from_secs(120),
+        "vm crashloop: Running after the fix",
+        async || match sc.vm("crashloop").await {
+            Some(vm) if printable(&vm) == "Running" => Ok(vm),
+            Some(vm) => Err(serde_json::to_string(&vm["status"]).unwrap_or_default()),
+            None => Err("no VM".into()),
+        },
+    )
+    .await;
     assert!(
         vm["status"].get("startFailure").is_none(),
         "{}",

@@ -151,7 +151,12 @@ async fn seed_typos_and_misnested_fields_are_reported_clearly() -> Result<()> {
     // Without strict validation the unknown fields are pruned and the schema
     // says what is missing: the template.
     let err = env
-        .create("v1alpha1", "offlinevirtualmachines", misnested.clone(), &alice())
+        .create(
+            "v1alpha1",
+            "offlinevirtualmachines",
+            misnested.clone(),
+            &alice(),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.status().0.as_u16(), 422);
@@ -178,7 +183,10 @@ async fn seed_typos_and_misnested_fields_are_reported_clearly() -> Result<()> {
         .unwrap_err();
     assert_eq!(err.status().0.as_u16(), 400);
     assert!(err.to_string().contains("strict decoding error"), "{err}");
-    assert!(err.to_string().contains("unknown field \"spec.spec\""), "{err}");
+    assert!(
+        err.to_string().contains("unknown field \"spec.spec\""),
+        "{err}"
+    );
     // Fields v1 does not know survive conversion, so strict validation names them.
     let mut extra = seed_ovm("mypvc");
     extra["spec"]["selector"] = json!({"template": {}});

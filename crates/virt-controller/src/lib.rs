@@ -8,5 +8,5 @@ pub mod expectations;
 pub mod leader;
 pub mod node;
 pub mod replicaset;
-pub mod vmi;
 pub mod vm;
+pub mod vmi;

@@ -391,7 +391,10 @@ mod tests {
         let labels = node.metadata.labels.unwrap();
         assert_eq!(labels["kubernetes.io/hostname"], "node01");
         assert_eq!(labels["kubevirt.io/schedulable"], "true");
-        assert_eq!(labels["machine-type.node.kubevirt.io/q35"], "true", "launcher pods select it");
+        assert_eq!(
+            labels["machine-type.node.kubevirt.io/q35"], "true",
+            "launcher pods select it"
+        );
         assert_eq!(labels["zone"], "z1");
         assert_eq!(
             node.metadata.annotations.unwrap()[HEARTBEAT_ANNOTATION],

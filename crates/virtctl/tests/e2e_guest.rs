@@ -1,7 +1,7 @@
 //! virtctl against a real guest: `kubevirtd` with the QEMU node driver (software emulation)
 //! boots the test guest of `scripts/build-test-guest.sh` once; the tests take turns on it:
 //! the serial console in a pseudo-terminal, the VNC proxy and screenshot, pause and unpause,
-//! stop and start, and port forwarding (which the QEMU node driver does not offer).
+//! stop and start, and port forwarding to a listener in the guest.
 //!
 //! The test guest runs no ssh server, so `virtctl ssh`/`scp` against it are not covered here
 //! (their command lines are in e2e_access.rs).
@@ -13,8 +13,8 @@ use std::net::{TcpListener, TcpStream};
 use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::guest::{NS, PROMPT, TIMEOUT, Terminal, VM, shared_vm, wait_until};
-use common::{Collector, fails, ok, read_until, stderr, wait_exit};
+use common::guest::{PROMPT, TIMEOUT, Terminal, VM, shared_vm, wait_until};
+use common::{Collector, ok, read_until, stderr, wait_exit};
 
 /// A number that differs between runs, so output cannot come from an earlier session.
 fn nonce() -> u128 {
@@ -123,28 +123,52 @@ fn vnc_proxy_serves_the_guest_display_and_screenshots_are_png() {
     assert!(width > 0 && height > 0, "{width}x{height}");
 }
 
-// The QEMU node driver has no path from the host to guest ports (QEMU user networking without
-// forwards); virtctl says so instead of hanging.
+// Port forwarding reaches a TCP listener started in the guest's shell (busybox nc: a greeting,
+// then an echo), through --stdio and through a local port.
 #[test]
-fn port_forward_reports_that_the_node_driver_does_not_forward() {
+fn port_forward_reaches_a_listener_in_the_guest() {
     let vm = shared_vm();
+    let mut term = booted_terminal(&vm);
+    let listener =
+        "nc -ll -p 8080 -e /bin/sh -c 'echo hello-from-guest; exec cat' & echo started-$((6*7))";
+    assert!(
+        term.run(listener, "started-42", Duration::from_secs(60)),
+        "{:?}",
+        term.out.text()
+    );
+    drop(term);
+
+    let n = nonce();
     for target in [format!("vm/{VM}"), format!("vmi/{VM}")] {
-        let out = vm.s.run(&["port-forward", "--stdio=true", &target, "8080"]);
-        assert_eq!(
-            fails(&out),
-            "port-forward is not supported by this node driver\n"
+        let mut forward =
+            vm.s.virtctl(&["port-forward", "--stdio=true", &target, "8080"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("virtctl port-forward runs");
+        let out = Collector::new(forward.stdout.take().expect("stdout"));
+        let errors = Collector::new(forward.stderr.take().expect("stderr"));
+        let mut stdin = forward.stdin.take().expect("stdin");
+        std::io::Write::write_all(&mut stdin, format!("ping-{n}\n").as_bytes()).expect("write");
+        std::io::Write::flush(&mut stdin).expect("flush");
+        assert!(
+            out.wait_for(&format!("hello-from-guest\nping-{n}"), TIMEOUT),
+            "{target}: {:?} (stderr {:?})",
+            out.text(),
+            errors.text()
         );
-        assert!(out.stdout.is_empty());
+        let _ = forward.kill();
+        let _ = forward.wait();
     }
 
     let port = free_port();
     let mut forward =
         vm.s.virtctl(&["port-forward", &format!("vm/{VM}"), &format!("{port}:8080")])
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
             .expect("virtctl port-forward runs");
-    let errors = Collector::new(forward.stderr.take().expect("stderr"));
     let mut local = None;
     wait_until("the local port-forward listener", || {
         local = TcpStream::connect(("127.0.0.1", port)).ok();
@@ -154,16 +178,16 @@ fn port_forward_reports_that_the_node_driver_does_not_forward() {
     local
         .set_read_timeout(Some(Duration::from_secs(60)))
         .expect("timeout");
-    let mut buf = [0u8; 16];
-    // The tunnel cannot open: the connection closes without data.
-    assert_eq!(local.read(&mut buf).expect("read"), 0);
-    let want =
-        format!("can't access vm/{VM}.{NS}: port-forward is not supported by this node driver");
-    assert!(
-        errors.wait_for(&want, Duration::from_secs(30)),
-        "{:?}",
-        errors.text()
-    );
+    std::io::Write::write_all(&mut local, format!("local-{n}\n").as_bytes()).expect("write");
+    let mut seen = String::new();
+    let mut buf = [0u8; 256];
+    while !seen.contains(&format!("local-{n}")) {
+        let got = local.read(&mut buf).expect("read");
+        assert!(got > 0, "the tunnel closed; it showed {seen:?}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..got]));
+    }
+    assert!(seen.starts_with("hello-from-guest\n"), "{seen:?}");
+    drop(local);
     let _ = forward.kill();
     let _ = forward.wait();
 }

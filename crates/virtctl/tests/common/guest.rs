@@ -264,8 +264,8 @@ fn eventually_opt<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Opt
     }
 }
 
-/// The shared VM: the test guest from its container disk, without a network interface (the
-/// tests use the serial console and VNC only; the guest's DHCP client can hold up its shell).
+/// The shared VM: the test guest from its container disk, with the default pod-network
+/// interface (port forwarding reaches the guest through it).
 fn vm_manifest() -> String {
     format!(
         "apiVersion: kubevirt.io/v1
@@ -289,7 +289,6 @@ spec:
           requests:
             memory: 128Mi
         devices:
-          autoattachPodInterface: false
           disks:
           - name: root
             disk:
