@@ -404,9 +404,7 @@ fn decode_object(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
     let base = ct.split(';').next().unwrap_or("").trim();
     if !matches!(base, "" | "application/json" | "application/yaml" | "*/*") {
         return Err(ApiError::UnsupportedMediaType {
-            message: format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"
-            ),
+            message: "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf".to_string(),
         });
     }
     parse_body(body, is_yaml(headers))

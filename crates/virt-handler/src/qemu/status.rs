@@ -8,11 +8,9 @@ use api::keys::{condition_status, vmi_condition};
 use api::{
     CpuTopology, Machine, MemoryStatus, VirtualMachineInstance, VirtualMachineInstanceCondition,
     VirtualMachineInstancePhase, VirtualMachineInstancePhaseTransitionTimestamp,
-    VirtualMachineInstanceStatus,
 };
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use serde_json::{Map, Value};
 
 use super::domain::{Observed, PauseReason, acpi_in_play, vmi_phase};
 use crate::simulated::actions::{EVENT_CRASHED, EVENT_SHUT_DOWN, EVENT_STARTED};
@@ -188,35 +186,11 @@ pub fn status_update(
         remove_condition(&mut conditions, vmi_condition::AGENT_CONNECTED);
     }
     status.conditions = (!conditions.is_empty() || old.conditions.is_some()).then_some(conditions);
-    let changed = diff(&old, &status);
+    let changed = crate::simulated::vmi::status_diff(&old, &status);
     (!changed.is_empty()).then_some(StatusUpdate {
         status: changed,
         events,
     })
-}
-
-/// The top-level status fields that differ, with `null` for removed ones.
-fn diff(
-    old: &VirtualMachineInstanceStatus,
-    new: &VirtualMachineInstanceStatus,
-) -> Map<String, Value> {
-    let as_map = |s: &VirtualMachineInstanceStatus| match serde_json::to_value(s) {
-        Ok(Value::Object(m)) => m,
-        _ => Map::new(),
-    };
-    let (old, new) = (as_map(old), as_map(new));
-    let mut out = Map::new();
-    for (k, v) in &new {
-        if old.get(k) != Some(v) {
-            out.insert(k.clone(), v.clone());
-        }
-    }
-    for k in old.keys() {
-        if !new.contains_key(k) {
-            out.insert(k.clone(), Value::Null);
-        }
-    }
-    out
 }
 
 #[cfg(test)]

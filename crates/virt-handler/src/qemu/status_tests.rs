@@ -2,7 +2,8 @@ use super::*;
 use crate::qemu::domain::{DomainStatus, ShutoffReason};
 use crate::simulated::actions::EventSpec;
 use VirtualMachineInstancePhase::*;
-use serde_json::json;
+use api::VirtualMachineInstanceStatus;
+use serde_json::{Value, json};
 
 fn t(s: i64) -> Timestamp {
     Timestamp::from_second(1_700_000_000 + s).unwrap()

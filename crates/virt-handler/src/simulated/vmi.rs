@@ -309,15 +309,16 @@ pub fn status_update(
         remove_condition(&mut conditions, vmi_condition::PAUSED);
     }
     status.conditions = (!conditions.is_empty() || old.conditions.is_some()).then_some(conditions);
-    let changed = diff(&old, &status);
+    let changed = status_diff(&old, &status);
     (!changed.is_empty()).then_some(StatusUpdate {
         status: changed,
         events,
     })
 }
 
-/// The top-level status fields that differ, with `null` for removed ones.
-fn diff(
+/// The top-level status fields that differ, with `null` for removed ones (a merge patch
+/// body); shared by the node drivers.
+pub(crate) fn status_diff(
     old: &VirtualMachineInstanceStatus,
     new: &VirtualMachineInstanceStatus,
 ) -> Map<String, Value> {
