@@ -12,19 +12,24 @@
 #                    when it is a shell script,
 #                  - powers off on an ACPI power-button press (busybox acpid),
 #                  - offers a root shell on ttyS0 with the prompt "guest# ", where `poweroff`
-#                    and `reboot` act at once.
+#                    and `reboot` act at once,
+#                  - runs an SSH server (dropbear) on port 22 once the network is up: root
+#                    logs in by public key from /root/.ssh/authorized_keys (a user-data script
+#                    can install it), host keys are generated at first connection, and
+#                    scp works in both its SFTP (default) and legacy modes.
 #   disk.qcow2   a bootable disk (SYSLINUX on FAT) with the same kernel and initramfs, usable
 #                as a containerDisk: `kubevirtd image import <ref> disk.qcow2`.
 #
 # Idempotent: does nothing when the three outputs exist. Installs missing Debian packages
-# with apt-get (as root, or through sudo).
+# with apt-get (as root, or through sudo). Builds aside and moves the finished files into
+# place at the end, so a half-built guest is never seen in out-dir.
 set -euo pipefail
 
 out="${1:-${XDG_CACHE_HOME:-$HOME/.cache}/kubevirt-rs/test-guest}"
 marker="kubevirt-rs test guest"
 
 # Bumped whenever the guest's contents change, so cached guests are rebuilt.
-guest_version=3
+guest_version=4
 if [[ -s "$out/vmlinuz" && -s "$out/initrd.img" && -s "$out/disk.qcow2" ]] &&
   [[ "$(cat "$out/version" 2>/dev/null)" == "$guest_version" ]]; then
   echo "test guest already built in $out"
@@ -46,6 +51,10 @@ command -v mkfs.fat >/dev/null 2>&1 || need+=(dosfstools)
 command -v mcopy >/dev/null 2>&1 || need+=(mtools)
 command -v syslinux >/dev/null 2>&1 || need+=(syslinux)
 [ -f /usr/lib/syslinux/modules/bios/ldlinux.c32 ] || need+=(syslinux-common)
+# The guest's SSH server, SFTP server and legacy scp, copied from the host with their libraries.
+[ -x /usr/sbin/dropbear ] || need+=(dropbear-bin)
+[ -x /usr/lib/openssh/sftp-server ] || need+=(openssh-sftp-server)
+[ -x /usr/bin/scp ] || need+=(openssh-client)
 
 updated=0
 apt_update() {
@@ -76,7 +85,10 @@ if [ -z "$pkg" ]; then
 fi
 
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+mkdir -p "$out"
+# On the output's file system, so the final moves are renames.
+stage="$(mktemp -d "$out/.build.XXXXXX")"
+trap 'rm -rf "$work" "$stage"' EXIT
 # apt-get download writes as the unprivileged _apt user when it can.
 chmod 0777 "$work"
 
@@ -88,8 +100,28 @@ moddir="$work/kernel/lib/modules/$kver/kernel"
 
 root="$work/root"
 mkdir -p "$root"/{bin,sbin,etc/acpi/PWRF,proc,sys,dev,mnt,tmp,root,run,var/log,usr/local/bin}
-mkdir -p "$root"/{lib/modules,usr/share/udhcpc}
+mkdir -p "$root"/{lib/modules,usr/share/udhcpc,usr/bin,usr/sbin,usr/lib/openssh,etc/dropbear}
 cp /bin/busybox "$root/bin/busybox"
+
+# Copies a dynamically linked program to the same path in the guest, with the libraries and
+# the loader ldd names (a library already copied is copied again, harmlessly).
+copy_program() {
+  cp "$1" "$root$1"
+  for lib in $(ldd "$1" | grep -o '/[^ ]*'); do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+}
+copy_program /usr/sbin/dropbear
+copy_program /usr/lib/openssh/sftp-server
+copy_program /usr/bin/scp
+# Debian's dropbear runs the SFTP subsystem from its compiled-in path.
+ln -s openssh/sftp-server "$root/usr/lib/sftp-server"
+mkdir -p -m 0700 "$root/root/.ssh"
+chmod 0700 "$root/root"
+echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+echo 'root:x:0:' >"$root/etc/group"
+echo '/bin/sh' >"$root/etc/shells"
 
 # Load order matters: insmod does not resolve dependencies.
 modules=(
@@ -133,6 +165,8 @@ for nic in /sys/class/net/eth*; do
   # The link must be up before DHCP, or udhcpc retries "Network is down" forever.
   [ -e "\$nic" ] && ip link set "\${nic##*/}" up && udhcpc -b -q -S -t 5 -s /usr/share/udhcpc/default.script -i "\${nic##*/}" >/dev/null 2>&1
 done
+# SSH: public-key logins only, host keys made at the first connection, quiet on the console.
+/usr/sbin/dropbear -F -R -s -p 22 -P /run/dropbear.pid </dev/null >/dev/null 2>&1 &
 (while :; do setsid cttyhack sh -l; done) &
 while :; do wait; done
 EOF
@@ -211,10 +245,10 @@ EOF
 chmod 0755 "$root/init" "$root/etc/cloud-init.sh" "$root/etc/acpi/PWRF/00000080" \
   "$root"/usr/local/bin/* "$root/usr/share/udhcpc/default.script"
 
-mkdir -p "$out"
-tmp_initrd="$out/.initrd.img.tmp"
-(cd "$root" && find . | cpio -o -H newc --quiet | gzip -9) >"$tmp_initrd"
-tmp_kernel="$out/.vmlinuz.tmp"
+tmp_initrd="$stage/initrd.img"
+# Owned by root in the guest whoever builds it: dropbear refuses keys in a home of another owner.
+(cd "$root" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -9) >"$tmp_initrd"
+tmp_kernel="$stage/vmlinuz"
 cp "$work/kernel/boot/vmlinuz-$kver" "$tmp_kernel"
 
 # A partitionless FAT disk with SYSLINUX in its boot sector: BIOS boots it like a superfloppy.
@@ -236,10 +270,13 @@ export MTOOLS_SKIP_CHECK=1
 mcopy -i "$raw" "$work/syslinux.cfg" ::/syslinux.cfg
 mcopy -i "$raw" "$tmp_kernel" ::/vmlinuz
 mcopy -i "$raw" "$tmp_initrd" ::/initrd.img
-qemu-img convert -f raw -O qcow2 "$raw" "$out/.disk.qcow2.tmp"
+qemu-img convert -f raw -O qcow2 "$raw" "$stage/disk.qcow2"
+echo "$guest_version" >"$stage/version"
 
+# Each rename is atomic; the version goes last, so it never names files of another version.
+rm -f "$out/version"
 mv "$tmp_kernel" "$out/vmlinuz"
 mv "$tmp_initrd" "$out/initrd.img"
-mv "$out/.disk.qcow2.tmp" "$out/disk.qcow2"
+mv "$stage/disk.qcow2" "$out/disk.qcow2"
+mv "$stage/version" "$out/version"
 echo "test guest ($kver) built in $out"
-echo "$guest_version" >"$out/version"

@@ -17,6 +17,8 @@ command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
 command -v genisoimage >/dev/null 2>&1 || need+=(genisoimage)
 command -v cpio >/dev/null 2>&1 || need+=(cpio)
 [ -x /bin/busybox ] || command -v busybox >/dev/null 2>&1 || need+=(busybox-static)
+# ssh, scp and ssh-keygen: virtctl ssh/scp run the local OpenSSH client.
+command -v ssh-keygen >/dev/null 2>&1 && command -v scp >/dev/null 2>&1 || need+=(openssh-client)
 
 if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
