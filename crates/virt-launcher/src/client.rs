@@ -314,9 +314,18 @@ impl LauncherClient {
         self.request(ControlRequest::Shutdown).await.map(drop)
     }
 
-    /// Resets the machine (a hard reset; with `rebootPolicy: Terminate` QEMU then ends).
+    /// Soft reboot through ACPI: presses the power button and returns; the guest's power-off
+    /// then resets the machine and the domain stays alive (see [`crate::supervisor::reboot`]).
+    /// Refused with "VMI neither have the agent connected nor the ACPI feature enabled" when
+    /// the VMI disables ACPI; under `rebootPolicy: Terminate` the guest's power-off ends it.
     pub async fn reboot(&self) -> Result<(), ClientError> {
         self.request(ControlRequest::Reboot).await.map(drop)
+    }
+
+    /// Presses the reset button: a hard reset of the machine, the guest OS is not asked (with
+    /// `rebootPolicy: Terminate` QEMU then ends).
+    pub async fn reset(&self) -> Result<(), ClientError> {
+        self.request(ControlRequest::Reset).await.map(drop)
     }
 
     /// Kills QEMU and waits (up to 10 s) for the launcher to record the final state, which it

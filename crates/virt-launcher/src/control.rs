@@ -1,16 +1,21 @@
 //! The launcher's control protocol on `<run-dir>/control.sock`: one JSON object per line each
 //! way; every request gets exactly one response; a connection may carry many requests.
 //!
-//! Requests: `{"command": "status" | "pause" | "unpause" | "shutdown" | "reboot" | "kill" |
-//! "screenshot"}` or `{"command": "forward-port", "port": <guest TCP port>}`.
+//! Requests: `{"command": "status" | "pause" | "unpause" | "shutdown" | "reboot" | "reset" |
+//! "kill" | "screenshot"}` or `{"command": "forward-port", "port": <guest TCP port>}`.
 //!
 //! Responses: `{"ok": true, "status": <StateFile>, "png": "<base64>"?}` or
 //! `{"ok": false, "error": "<message>", "status": <StateFile>}`. `status` is the state after the
 //! request; `png` only answers `screenshot`; `hostPort` only answers `forward-port`.
 //!
 //! Semantics: `pause` (QMP `stop`) and `unpause` (`cont`) are idempotent; `shutdown` presses the
-//! ACPI power button (`system_powerdown`) and returns at once; `reboot` is a hard reset
-//! (`system_reset`: there is no guest agent to ask for a soft one); `kill` ends QEMU with
+//! ACPI power button (`system_powerdown`) and returns at once (cancelling a pending soft
+//! reboot); `reboot` is a soft reboot through ACPI and returns once the power button was
+//! pressed: the guest's next power-off resets the machine instead of ending QEMU (see
+//! [`crate::supervisor::reboot`]; refused with "VMI neither have the agent connected nor the
+//! ACPI feature enabled" when ACPI is disabled; a plain power-off under `rebootPolicy:
+//! Terminate`); `reset` is always a hard
+//! reset (`system_reset`, the reset button), whatever `reboot` does; `kill` ends QEMU with
 //! SIGKILL (the final state is `Shutoff{Destroyed}`); `screenshot` fails with "No graphics
 //! devices are present." when the VMI has no graphics device; `forward-port` answers a
 //! loopback port (`127.0.0.1:<hostPort>`) that QEMU's user-mode network of the first
@@ -30,6 +35,8 @@ pub enum ControlRequest {
     Unpause,
     Shutdown,
     Reboot,
+    /// A hard reset of the machine (QMP `system_reset`).
+    Reset,
     Kill,
     Screenshot,
     #[serde(rename = "forward-port")]
@@ -67,6 +74,8 @@ mod tests {
         let r: ControlRequest = serde_json::from_str(r#"{"command":"unpause"}"#).unwrap();
         assert_eq!(r, ControlRequest::Unpause);
         assert!(serde_json::from_str::<ControlRequest>(r#"{"command":"explode"}"#).is_err());
+        let r: ControlRequest = serde_json::from_str(r#"{"command":"reset"}"#).unwrap();
+        assert_eq!(r, ControlRequest::Reset);
         assert_eq!(
             serde_json::to_string(&ControlRequest::ForwardPort { port: 22 }).unwrap(),
             r#"{"command":"forward-port","port":22}"#

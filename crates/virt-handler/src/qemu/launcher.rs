@@ -107,6 +107,11 @@ pub async fn reboot(run_dir: PathBuf) -> Result<(), LauncherError> {
     bounded(CALL_TIMEOUT, c.reboot()).await
 }
 
+pub async fn reset(run_dir: PathBuf) -> Result<(), LauncherError> {
+    let c = client(&run_dir).await?;
+    bounded(CALL_TIMEOUT, c.reset()).await
+}
+
 pub async fn console(run_dir: PathBuf) -> Result<UnixStream, LauncherError> {
     let c = client(&run_dir).await?;
     bounded(CALL_TIMEOUT, c.console()).await
