@@ -261,6 +261,10 @@ impl LeaderElector {
     /// the work's output (and releases the lease) when it finishes; cancels the work and
     /// returns [`LeaderError::Lost`] when the lease cannot be renewed within the renew deadline
     /// or another holder appears.
+    ///
+    /// Renewals run in their own task, as client-go renews in its own goroutine: work that keeps
+    /// its task busy (a controller re-listing thousands of objects) cannot starve them, so a
+    /// loaded leader keeps its lease as long as the runtime has any thread to spare.
     pub async fn run_while_leader<W, F>(mut self, work: W) -> Result<F::Output, LeaderError>
     where
         W: FnOnce() -> F,
@@ -277,15 +281,29 @@ impl LeaderElector {
             tokio::time::sleep(self.timing.retry_period).await;
         }
         tracing::info!(lease = %self.lease_name, identity = %self.identity, "became leader");
-        let outcome = {
-            let renewals = self.keep_renewing();
-            tokio::select! {
-                output = work() => Ok(output),
-                lost = renewals => Err(lost),
+        let lease_name = self.lease_name.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut renewals = AbortOnDrop(tokio::spawn(async move {
+            let lost = tokio::select! {
+                lost = self.keep_renewing() => Some(lost),
+                _ = stopped => None,
+            };
+            match lost {
+                Some(lost) => lost,
+                None => {
+                    self.release().await;
+                    LeaderError::Lost(self.lease_name.clone())
+                }
             }
+        }));
+        let outcome = tokio::select! {
+            output = work() => Ok(output),
+            lost = &mut renewals.0 => Err(lost.unwrap_or(LeaderError::Lost(lease_name))),
         };
         if outcome.is_ok() {
-            self.release().await;
+            // The renewal task releases the lease before it ends.
+            let _ = stop.send(());
+            let _ = (&mut renewals.0).await;
         }
         outcome
     }
@@ -318,6 +336,15 @@ impl LeaderElector {
                 }
             }
         }
+    }
+}
+
+/// Aborts a spawned task when dropped, so a cancelled election stops renewing.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -350,6 +350,46 @@ async fn a_short_outage_within_the_deadline_keeps_leadership() {
     a_task.abort();
 }
 
+/// A leader whose work keeps its thread busy past the renew deadline (as a controller handling
+/// a re-list of thousands of objects does on a loaded machine) must keep renewing: losing the
+/// lease restarts every controller, whose re-lists then overload the process again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_that_blocks_its_thread_does_not_cost_the_lease() {
+    let store = Arc::new(Mutex::new(Store::default()));
+    let timing = LeaseTiming {
+        lease_duration: Duration::from_secs(3),
+        renew_deadline: Duration::from_secs(2),
+        retry_period: Duration::from_millis(200),
+    };
+    let a = candidate(&store, "a");
+    let elector = a.elector.with_timing(timing);
+    let renewed_before = Arc::new(Mutex::new(None));
+    let seen = renewed_before.clone();
+    let watched = store.clone();
+    let out = elector
+        .run_while_leader(|| async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let revision = watched.lock().unwrap().revision;
+            *seen.lock().unwrap() = Some(revision);
+            // Synchronous work in the leader's task: this thread does nothing else meanwhile.
+            std::thread::sleep(Duration::from_secs(5));
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            42
+        })
+        .await;
+    assert_eq!(
+        out,
+        Ok(42),
+        "the leader kept its lease through the busy spell"
+    );
+    let before = renewed_before.lock().unwrap().expect("the work ran");
+    let after = store.lock().unwrap().revision;
+    assert!(
+        after >= before + 3,
+        "renewals went on while the work blocked ({before} → {after})"
+    );
+}
+
 /// A real API server (built-in kinds only) and an administrator client.
 async fn real_server() -> (kube::Client, tempfile::TempDir, tokio::task::JoinHandle<()>) {
     use apiserver::server::auth::Authenticator;
