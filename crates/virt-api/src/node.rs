@@ -39,6 +39,14 @@ pub trait NodeGateway: Send + Sync {
     async fn unpause(&self, vmi: &VirtualMachineInstance) -> Result<(), NodeError>;
     /// Asks the guest to reboot (guest agent, else ACPI).
     async fn soft_reboot(&self, vmi: &VirtualMachineInstance) -> Result<(), NodeError>;
+    /// Resets the machine at once, like its reset button: the guest OS is not asked and a paused
+    /// guest stays paused. The VMI stays Running (unless its `rebootPolicy` is `Terminate`).
+    async fn reset(&self, vmi: &VirtualMachineInstance) -> Result<(), NodeError> {
+        let _ = vmi;
+        Err(NodeError::Unsupported(
+            "reset is not supported by this node driver".into(),
+        ))
+    }
     /// The guest's serial console. A new connection evicts the previous one, which sees EOF.
     async fn console(&self, vmi: &VirtualMachineInstance) -> Result<Box<dyn Duplex>, NodeError>;
 

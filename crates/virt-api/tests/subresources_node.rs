@@ -200,3 +200,65 @@ async fn port_forward_streams_through_the_node_for_a_vmi_or_its_vm() -> Result<(
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn reset_reaches_the_node_for_running_and_scheduled_vmis_only() -> Result<()> {
+    let env = env().await?;
+    env.create_vmi("running", "Running", None, json!([]))
+        .await?;
+    env.create_vmi(
+        "paused",
+        "Running",
+        None,
+        json!([{"type": "Paused", "status": "True"}]),
+    )
+    .await?;
+    env.create_vmi("scheduled", "Scheduled", None, json!([]))
+        .await?;
+    env.create_vmi("pending", "Pending", None, json!([]))
+        .await?;
+
+    assert_eq!(
+        env.vmi_action("PUT", "running", "reset", "").await?,
+        (200, Value::Null)
+    );
+    // A paused guest is reset too (it stays paused).
+    assert_eq!(env.vmi_action("PUT", "paused", "reset", "").await?.0, 200);
+    assert_eq!(env.node.calls(), ["reset running", "reset paused"]);
+
+    let (code, body) = env.vmi_action("PUT", "missing", "reset", "").await?;
+    assert_eq!(
+        (code, message(&body)),
+        (
+            404,
+            "virtualmachineinstance.kubevirt.io \"missing\" not found"
+        )
+    );
+    let (code, body) = env.vmi_action("PUT", "pending", "reset", "").await?;
+    assert_eq!(
+        (code, message(&body)),
+        (
+            400,
+            "Failed to reset non-running VMI with phase Pending: Unable to connect to \
+             VirtualMachineInstance because phase is Pending instead of Running or Scheduled"
+        )
+    );
+    // Scheduled: the node is asked, and its refusal says why the reset may have failed.
+    let (code, body) = env.vmi_action("PUT", "scheduled", "reset", "").await?;
+    assert_eq!(
+        (code, message(&body)),
+        (
+            500,
+            "Internal error occurred: Failed to reset non-running VMI with phase Scheduled: VMI \
+             is not running"
+        )
+    );
+    assert_eq!(
+        env.node.calls(),
+        ["reset running", "reset paused", "reset scheduled"]
+    );
+
+    let (code, _) = env.vmi_action("GET", "running", "reset", "").await?;
+    assert_eq!(code, 405);
+    Ok(())
+}

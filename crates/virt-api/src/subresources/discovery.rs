@@ -22,6 +22,7 @@ const RESOURCES: &[(&str, &str)] = &[
     ("virtualmachineinstances/portforward", "get"),
     ("virtualmachineinstances/pause", "update"),
     ("virtualmachineinstances/unpause", "update"),
+    ("virtualmachineinstances/reset", "update"),
     ("virtualmachineinstances/softreboot", "update"),
     ("virtualmachines/start", "update"),
     ("virtualmachines/stop", "update"),

@@ -1,6 +1,6 @@
 //! The `subresources.kubevirt.io` API group (versions `v1` and `v1alpha3`): start, stop,
-//! restart and migrate of VirtualMachines; pause, unpause, soft reboot, serial console, VNC and
-//! guest agent queries and port forwarding of VirtualMachineInstances; `expand-spec`; `version`
+//! restart and migrate of VirtualMachines; pause, unpause, reset, soft reboot, serial console,
+//! VNC and guest agent queries and port forwarding of VirtualMachineInstances; `expand-spec`; `version`
 //! and `healthz`.
 //!
 //! The handlers follow upstream virt-api (`pkg/virt-api/rest`): the same validation order,
@@ -18,6 +18,7 @@ pub mod migrate;
 pub mod pause;
 pub mod portforward;
 pub mod requests;
+pub mod reset;
 
 use std::sync::Arc;
 
@@ -183,7 +184,7 @@ impl Subresources {
                 let ctx = Ctx::new(api, ns, name);
                 let node = self.node.as_ref();
                 match sub.as_str() {
-                    "pause" | "unpause" | "softreboot" => expect(&method, Method::PUT)?,
+                    "pause" | "unpause" | "reset" | "softreboot" => expect(&method, Method::PUT)?,
                     "console" | "vnc" | "vnc/screenshot" | "guestosinfo" | "userlist"
                     | "filesystemlist" => expect(&method, Method::GET)?,
                     s if s.starts_with("portforward/") => expect(&method, Method::GET)?,
@@ -192,6 +193,7 @@ impl Subresources {
                 match sub.as_str() {
                     "pause" => pause::pause(&ctx, node, request.into_body()).await,
                     "unpause" => pause::unpause(&ctx, node, request.into_body()).await,
+                    "reset" => reset::reset(&ctx, node).await,
                     "softreboot" => pause::soft_reboot(&ctx, node).await,
                     "console" => console::console(&ctx, node, request).await,
                     "vnc" => console::vnc(&ctx, node, request).await,

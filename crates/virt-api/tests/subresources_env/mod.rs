@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::Result;
-use api::VirtualMachineInstance;
+use api::{VirtualMachineInstance, VirtualMachineInstancePhase};
 use apiserver::registry::{Registry, ResourceDef};
 use apiserver::server::auth::Authenticator;
 use apiserver::server::{Sub, WriteOptions};
@@ -70,6 +70,14 @@ impl NodeGateway for FakeNode {
     async fn soft_reboot(&self, vmi: &VirtualMachineInstance) -> Result<(), NodeError> {
         self.record("softreboot", vmi);
         Err(NodeError::Unavailable("node agent unreachable".into()))
+    }
+    async fn reset(&self, vmi: &VirtualMachineInstance) -> Result<(), NodeError> {
+        self.record("reset", vmi);
+        // As a node agent that finds no guest (yet) for the VMI.
+        if vmi.status.as_ref().and_then(|s| s.phase) != Some(VirtualMachineInstancePhase::Running) {
+            return Err(NodeError::Failed("VMI is not running".into()));
+        }
+        Ok(())
     }
     async fn console(&self, vmi: &VirtualMachineInstance) -> Result<Box<dyn Duplex>, NodeError> {
         self.record("console", vmi);
