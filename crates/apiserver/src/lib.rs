@@ -17,6 +17,8 @@ pub mod server;
 pub mod store;
 
 pub use error::{ApiError, Cause, Target};
-pub use plugin::{Admission, AdmissionRequest, GroupPlugin, Operation, Plugins, UserInfo};
+pub use plugin::{
+    Admission, AdmissionRequest, EventKindAlias, GroupPlugin, Operation, Plugins, UserInfo,
+};
 pub use registry::{GroupResource, Registry, ResourceDef};
 pub use server::{Api, Outcome, Scope};

@@ -114,6 +114,30 @@ pub trait GroupPlugin: Send + Sync {
     ) -> Result<Response, ApiError>;
 }
 
+/// A kind whose events are recorded under another kind. A view of stored objects (an old kind
+/// name served by conversion, say) shows objects with the names and uids of the stored ones,
+/// but controllers record events about the stored kind; declared with
+/// [`Registry::add_event_kind_alias`](crate::Registry::add_event_kind_alias), it makes event
+/// field selectors on `involvedObject.kind` (core/v1) or `regarding.kind` (events.k8s.io/v1)
+/// that name `kind` match events about `recorded_as` as well, so `kubectl describe` of the
+/// view lists the stored object's events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventKindAlias {
+    /// The kind clients ask about, e.g. an old name.
+    pub kind: String,
+    /// The kind events are recorded about.
+    pub recorded_as: String,
+}
+
+impl EventKindAlias {
+    pub fn new(kind: &str, recorded_as: &str) -> Self {
+        EventKindAlias {
+            kind: kind.into(),
+            recorded_as: recorded_as.into(),
+        }
+    }
+}
+
 /// The plug-ins a server is built with.
 #[derive(Clone, Default)]
 pub struct Plugins {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::plugin::EventKindAlias;
 
 /// `group/resource`, the identity of a resource independent of version.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -329,6 +330,7 @@ pub struct PluginGroup {
 pub struct Registry {
     resources: Vec<Arc<ResourceDef>>,
     plugin_groups: Vec<PluginGroup>,
+    event_kind_aliases: Vec<EventKindAlias>,
 }
 
 impl Registry {
@@ -370,6 +372,23 @@ impl Registry {
             }
             None => false,
         }
+    }
+
+    /// Declares that events about `alias.kind` are recorded about `alias.recorded_as` (see
+    /// [`EventKindAlias`]). Idempotent.
+    pub fn add_event_kind_alias(&mut self, alias: EventKindAlias) {
+        if !self.event_kind_aliases.contains(&alias) {
+            self.event_kind_aliases.push(alias);
+        }
+    }
+
+    /// The kinds events about `kind` are recorded about besides `kind` itself.
+    pub fn event_kinds_recorded_for(&self, kind: &str) -> Vec<String> {
+        self.event_kind_aliases
+            .iter()
+            .filter(|a| a.kind == kind)
+            .map(|a| a.recorded_as.clone())
+            .collect()
     }
 
     pub fn plugin_groups(&self) -> &[PluginGroup] {

@@ -16,9 +16,8 @@
 //!
 //! Not as written: the 000 REST paths name the resource in the singular, which Kubernetes does
 //! not serve (the plural is used and the singular checked to be NotFound); 003's `GET .../start`
-//! became a PUT upstream (a GET is checked to be 405); `kubectl describe offlinevirtualmachine`
-//! shows the status but not the events, which are recorded about the VirtualMachine (see
-//! `kubectl describe virtualmachine`).
+//! became a PUT upstream (a GET is checked to be 405). `kubectl describe offlinevirtualmachine`
+//! lists the events recorded about the VirtualMachine it shows.
 
 mod common;
 #[path = "common/scenario.rs"]
@@ -341,6 +340,18 @@ fn offline_vm_status_describe_and_update_strategy() {
     ] {
         assert!(described.contains(want), "{want}: {described}");
     }
+    // The controller records its events about the VirtualMachine; kubectl asks for those of
+    // kind OfflineVirtualMachine with the same name and uid.
+    let events = described
+        .split_once("\nEvents:")
+        .map(|(_, events)| events)
+        .unwrap_or_else(|| panic!("no events section: {described}"));
+    let created = events
+        .lines()
+        .find(|l| l.contains("SuccessfulCreate"))
+        .unwrap_or_else(|| panic!("no SuccessfulCreate event: {described}"));
+    assert!(created.trim_start().starts_with("Normal"), "{created}");
+    assert!(created.contains("virtualmachine-controller"), "{created}");
     let described = f.ok(&["describe", "virtualmachine", "myvm"]);
     assert!(described.contains("SuccessfulCreate"), "{described}");
 

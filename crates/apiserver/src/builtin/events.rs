@@ -11,8 +11,9 @@ use super::schema::structural;
 use super::{Builtin, column, date_cell, str_at};
 use crate::error::ApiError;
 use crate::registry::{
-    Converter, GroupResource, PrinterColumn, ResourceDef, SelectableField, TableRenderer,
+    Converter, GroupResource, PrinterColumn, Registry, ResourceDef, SelectableField, TableRenderer,
 };
+use crate::selector::FieldSelector;
 
 /// Fields that are renamed between events.k8s.io/v1 (left) and core/v1 (right). All other
 /// fields (`metadata`, `eventTime`, `series`, `action`, `related`, `reason`, `type`,
@@ -94,6 +95,26 @@ pub fn events_v1() -> ResourceDef {
         Arc::new(EventsV1Converter),
     ));
     def
+}
+
+/// The selectable fields naming the kind an event is about, in core/v1 and events.k8s.io/v1.
+const INVOLVED_KIND_FIELDS: &[&str] = &["involvedObject.kind", "regarding.kind"];
+
+/// Whether `def` is core/v1 or events.k8s.io/v1 events.
+fn is_events(def: &ResourceDef) -> bool {
+    def.plural == "events" && (def.group.is_empty() || def.group == "events.k8s.io")
+}
+
+/// Widens a selector on events (core/v1 or events.k8s.io/v1) so that a kind term also matches
+/// the kinds the registry says events about that kind are recorded about
+/// ([`crate::EventKindAlias`]). Selectors on other resources are left alone.
+pub fn widen_event_kinds(def: &ResourceDef, selector: &mut FieldSelector, registry: &Registry) {
+    if !is_events(def) {
+        return;
+    }
+    for field in INVOLVED_KIND_FIELDS {
+        selector.widen(field, |kind| registry.event_kinds_recorded_for(kind));
+    }
 }
 
 /// Converts events.k8s.io/v1 events to and from the stored core/v1 form. Fields unknown to
@@ -269,6 +290,7 @@ fn event_source(e: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugin::EventKindAlias;
 
     fn v1_event() -> Value {
         json!({
@@ -370,6 +392,54 @@ mod tests {
             core.selectable_fields
                 .contains(&SelectableField::same("involvedObject.uid"))
         );
+    }
+
+    #[test]
+    fn kind_aliases_widen_event_selectors_only() {
+        let mut reg = Registry::new();
+        reg.add_event_kind_alias(EventKindAlias::new(
+            "OfflineVirtualMachine",
+            "VirtualMachine",
+        ));
+        reg.add_event_kind_alias(EventKindAlias::new(
+            "OfflineVirtualMachine",
+            "VirtualMachine",
+        ));
+        assert_eq!(
+            reg.event_kinds_recorded_for("OfflineVirtualMachine"),
+            ["VirtualMachine"]
+        );
+        let recorded = json!({"involvedObject": {"kind": "VirtualMachine", "name": "vm1",
+            "namespace": "default", "uid": "u1"}});
+        // As `kubectl describe offlinevirtualmachine vm1` asks for the events.
+        let kubectl = "involvedObject.kind=OfflineVirtualMachine,involvedObject.name=vm1,\
+            involvedObject.namespace=default,involvedObject.uid=u1";
+        let core = core_events();
+        let mut sel = FieldSelector::parse(kubectl, &core.selectable_fields).unwrap();
+        assert!(!sel.matches(&recorded));
+        widen_event_kinds(&core, &mut sel, &reg);
+        assert!(sel.matches(&recorded));
+        let mut pod = recorded.clone();
+        pod["involvedObject"]["kind"] = json!("Pod");
+        assert!(!sel.matches(&pod));
+        let mut other_uid = recorded.clone();
+        other_uid["involvedObject"]["uid"] = json!("u2");
+        assert!(!sel.matches(&other_uid));
+
+        let v1 = events_v1();
+        let mut sel = FieldSelector::parse(
+            "regarding.kind=OfflineVirtualMachine",
+            &v1.selectable_fields,
+        )
+        .unwrap();
+        widen_event_kinds(&v1, &mut sel, &reg);
+        assert!(sel.matches(&json!({"regarding": {"kind": "VirtualMachine"}})));
+
+        let mut not_events = core_events();
+        not_events.plural = "things".into();
+        let mut sel = FieldSelector::parse(kubectl, &core.selectable_fields).unwrap();
+        widen_event_kinds(&not_events, &mut sel, &reg);
+        assert!(!sel.matches(&recorded));
     }
 
     #[test]

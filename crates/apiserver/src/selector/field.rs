@@ -19,11 +19,15 @@ pub struct FieldTerm {
     pub value: String,
     /// `true` for `!=`.
     pub negated: bool,
+    /// Further values the server counts as `value` (see [`FieldSelector::widen`]); empty for
+    /// a parsed selector.
+    pub alternatives: Vec<String>,
 }
 
 impl FieldTerm {
     fn matches(&self, object: &Value) -> bool {
-        (field_string(object, &self.path) == self.value) != self.negated
+        let actual = field_string(object, &self.path);
+        (actual == self.value || self.alternatives.contains(&actual)) != self.negated
     }
 }
 
@@ -61,6 +65,7 @@ impl FieldSelector {
                 path,
                 value,
                 negated: op == "!=",
+                alternatives: Vec::new(),
             });
         }
         Ok(FieldSelector { terms })
@@ -72,6 +77,19 @@ impl FieldSelector {
 
     pub fn terms(&self) -> &[FieldTerm] {
         &self.terms
+    }
+
+    /// Makes the terms on `field` also accept the values `alternatives_of(value)` gives for
+    /// their value: `field=v` then holds where the field is `v` or one of those, and
+    /// `field!=v` where it is none of them. The canonical form is unchanged.
+    pub fn widen(&mut self, field: &str, alternatives_of: impl Fn(&str) -> Vec<String>) {
+        for t in self.terms.iter_mut().filter(|t| t.field == field) {
+            for alt in alternatives_of(&t.value) {
+                if alt != t.value && !t.alternatives.contains(&alt) {
+                    t.alternatives.push(alt);
+                }
+            }
+        }
     }
 
     /// The value required for `metadata.name`, if the selector pins one (lets a list read one key).
@@ -308,6 +326,33 @@ mod tests {
         assert_eq!(p("status.phase=Running").exact_name(), None);
         assert!(p("").is_empty());
         assert!(!p("metadata.name=x").is_empty());
+    }
+
+    #[test]
+    fn widened_terms_accept_the_alternative_values() {
+        let alternatives = |v: &str| {
+            if v == "node-old" {
+                vec!["node-a".to_string()]
+            } else {
+                vec![]
+            }
+        };
+        let mut sel = FieldSelector::parse("spec.nodeName=node-old", &allowed()).unwrap();
+        assert!(!sel.matches(&pod()));
+        sel.widen("spec.nodeName", alternatives);
+        assert!(sel.matches(&pod()));
+        assert!(sel.matches(&json!({"spec": {"nodeName": "node-old"}})));
+        assert!(!sel.matches(&json!({"spec": {"nodeName": "node-b"}})));
+        assert_eq!(sel.to_string(), "spec.nodeName=node-old");
+
+        let mut negated = FieldSelector::parse("spec.nodeName!=node-old", &allowed()).unwrap();
+        negated.widen("spec.nodeName", alternatives);
+        assert!(!negated.matches(&pod()));
+        assert!(negated.matches(&json!({"spec": {"nodeName": "node-b"}})));
+
+        let mut other = FieldSelector::parse("status.phase=node-old", &allowed()).unwrap();
+        other.widen("spec.nodeName", alternatives);
+        assert!(!other.matches(&json!({"status": {"phase": "node-a"}})));
     }
 
     #[test]

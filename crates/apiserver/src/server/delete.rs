@@ -208,7 +208,7 @@ impl Api {
         opts: &DeleteOptions,
         user: &UserInfo,
     ) -> Result<Value, ApiError> {
-        let filter = Filter::parse(scope, list)?;
+        let filter = Filter::parse(self.registry(), scope, list)?;
         let (items, _, _) = self
             .list_items(
                 scope,

@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 
 use super::options::{ListOptions, VersionMatch};
 use super::{Api, Scope};
+use crate::builtin::events::widen_event_kinds;
 use crate::error::ApiError;
+use crate::registry::Registry;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::store::{ListRequest, Revision, StoreError};
 
@@ -19,7 +21,13 @@ pub(crate) struct Filter {
 }
 
 impl Filter {
-    pub fn parse(scope: &Scope, opts: &ListOptions) -> Result<Filter, ApiError> {
+    /// The selectors of `opts`; field selectors on events are widened by the registry's event
+    /// kind aliases.
+    pub fn parse(
+        registry: &Registry,
+        scope: &Scope,
+        opts: &ListOptions,
+    ) -> Result<Filter, ApiError> {
         let labels = match &opts.label_selector {
             Some(s) => {
                 Some(LabelSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?)
@@ -27,10 +35,12 @@ impl Filter {
             None => None,
         };
         let fields = match &opts.field_selector {
-            Some(s) => Some(
-                FieldSelector::parse(s, &scope.def.selectable_fields)
-                    .map_err(|e| ApiError::bad_request(e.to_string()))?,
-            ),
+            Some(s) => {
+                let mut fields = FieldSelector::parse(s, &scope.def.selectable_fields)
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+                widen_event_kinds(&scope.def, &mut fields, registry);
+                Some(fields)
+            }
             None => None,
         };
         Ok(Filter { labels, fields })
@@ -103,7 +113,7 @@ impl Api {
 
     /// A list object (`<Kind>List`) in the client's version.
     pub async fn list(&self, scope: &Scope, opts: &ListOptions) -> Result<Value, ApiError> {
-        let filter = Filter::parse(scope, opts)?;
+        let filter = Filter::parse(self.registry(), scope, opts)?;
         let (items, rev, cont) = self.list_items(scope, opts, &filter).await?;
         let mut metadata = json!({"resourceVersion": rev.to_string()});
         if let Some(c) = cont {

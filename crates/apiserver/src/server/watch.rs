@@ -68,7 +68,7 @@ impl Api {
         scope: &Scope,
         opts: &ListOptions,
     ) -> Result<BoxStream<'static, WatchEvent>, ApiError> {
-        let filter = Filter::parse(scope, opts)?;
+        let filter = Filter::parse(self.registry(), scope, opts)?;
         let requested = opts.resource_version.as_deref().map(parse_rv).transpose()?;
         let initial_list = opts.send_initial_events || matches!(requested, None | Some(0));
         if opts.send_initial_events && opts.resource_version_match != VersionMatch::NotOlderThan {

@@ -14,7 +14,7 @@ mod shape;
 pub mod versions;
 
 use apiserver::registry::{GroupResource, PrinterColumn, VersionDef};
-use apiserver::{ApiError, Cause, Registry, Target};
+use apiserver::{ApiError, Cause, EventKindAlias, Registry, Target};
 
 pub use ovm::{OfflineVirtualMachineConverter, offline_virtual_machines};
 pub use versions::{V1ALPHA2, VirtualMachineVersionsConverter};
@@ -85,12 +85,15 @@ fn deprecated_version(
 }
 
 /// Adds the OfflineVirtualMachine view and the v1alpha2 version of VirtualMachines. Idempotent;
-/// the v1alpha2 version is added only if `virtualmachines.kubevirt.io` is registered.
+/// the v1alpha2 version is added only if `virtualmachines.kubevirt.io` is registered. Events
+/// asked for about an OfflineVirtualMachine are those recorded about its VirtualMachine (same
+/// name and uid), so `kubectl describe offlinevirtualmachine` lists them.
 pub fn register(reg: &mut Registry) {
     if reg.get(api::keys::GROUP, ovm::PLURAL).is_none() {
         // Cannot fail: the name was just checked to be free.
         let _ = reg.register(offline_virtual_machines());
     }
+    reg.add_event_kind_alias(EventKindAlias::new(ovm::KIND, "VirtualMachine"));
     reg.modify(api::keys::GROUP, "virtualmachines", versions::add_v1alpha2);
 }
 
@@ -125,6 +128,10 @@ mod tests {
         assert_eq!(vm.versions.iter().filter(|v| v.name == V1ALPHA2).count(), 1);
         assert_eq!(vm.storage_version().name, "v1");
         assert_eq!(vm.storage_of.as_ref().unwrap().0, virtual_machines());
+        assert_eq!(
+            reg.event_kinds_recorded_for("OfflineVirtualMachine"),
+            ["VirtualMachine"]
+        );
     }
 
     #[test]
