@@ -39,6 +39,9 @@ impl NodeGateway for LateGateway {
     async fn soft_reboot(&self, vmi: &VirtualMachineInstance) -> Result<(), NodeError> {
         self.get()?.soft_reboot(vmi).await
     }
+    async fn reset(&self, vmi: &VirtualMachineInstance) -> Result<(), NodeError> {
+        self.get()?.reset(vmi).await
+    }
     async fn console(&self, vmi: &VirtualMachineInstance) -> Result<Box<dyn Duplex>, NodeError> {
         self.get()?.console(vmi).await
     }

@@ -4,40 +4,24 @@
 use std::sync::Arc;
 
 use api::VirtualMachineInstance;
-use api::keys::vmi_condition;
 use async_trait::async_trait;
-use jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams};
-use serde_json::json;
 use virt_api::node::{Duplex, NodeError, NodeGateway};
 
 use super::domain::{DomainStatus, Observed, PauseReason};
 use super::driver::Shared;
 use super::guest::Guest;
 use super::{NO_GUEST_AGENT, launcher};
-use crate::simulated::vmi::{paused_condition, remove_condition, set_condition};
+use crate::gateway::{self as common, WhenGone, failed};
 
-/// Conflicting writes retried before giving up.
-const WRITE_ATTEMPTS: usize = 5;
 /// Longest wait for the loopback connection of a port forward.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Where the guests of this driver run, as errors name it.
+const PLACE: &str = "this node";
 
 /// The QEMU driver's side of virt-api's node operations.
 #[derive(Clone)]
 pub struct QemuGateway {
     shared: Arc<Shared>,
-}
-
-fn unavailable(vmi: &VirtualMachineInstance) -> NodeError {
-    NodeError::Unavailable(format!(
-        "VMI {}/{} does not run on this node",
-        vmi.metadata.namespace.as_deref().unwrap_or_default(),
-        vmi.metadata.name.as_deref().unwrap_or_default()
-    ))
-}
-
-fn failed(e: impl std::fmt::Display) -> NodeError {
-    NodeError::Failed(e.to_string())
 }
 
 impl QemuGateway {
@@ -47,16 +31,15 @@ impl QemuGateway {
 
     /// The VMI's guest, which must be running here (paused or not).
     fn running_guest(&self, vmi: &VirtualMachineInstance) -> Result<Guest, NodeError> {
-        let node = vmi.status.as_ref().and_then(|s| s.node_name.as_deref());
-        if node != Some(self.shared.node.name.as_str()) {
-            return Err(unavailable(vmi));
-        }
-        let uid = vmi.metadata.uid.as_deref().unwrap_or_default();
-        let g = self.shared.guest(uid).ok_or_else(|| unavailable(vmi))?;
-        match g.observed {
-            Observed::Domain(d) if d.is_alive() => Ok(g),
-            _ => Err(NodeError::Failed("VMI is not running".into())),
-        }
+        let here = common::node_of(vmi) == self.shared.node.name;
+        let guest = self.shared.guest(common::uid_of(vmi));
+        common::running_guest(
+            vmi,
+            PLACE,
+            here,
+            guest,
+            |g| matches!(g.observed, Observed::Domain(d) if d.is_alive()),
+        )
     }
 
     async fn set_paused(
@@ -85,53 +68,7 @@ impl QemuGateway {
         self.shared.wake.notify_one();
         // Written here too (the driver loop would do it on its next pass) so the condition is
         // there when virt-api answers.
-        self.write_paused_condition(vmi, paused).await
-    }
-
-    /// Sets or removes the VMI's Paused condition (guarded by resourceVersion, retried).
-    async fn write_paused_condition(
-        &self,
-        vmi: &VirtualMachineInstance,
-        paused: bool,
-    ) -> Result<(), NodeError> {
-        let ns = vmi.metadata.namespace.as_deref().unwrap_or_default();
-        let name = vmi.metadata.name.as_deref().unwrap_or_default();
-        let api: Api<VirtualMachineInstance> = Api::namespaced(self.shared.client.clone(), ns);
-        for _ in 0..WRITE_ATTEMPTS {
-            let current = api.get(name).await.map_err(failed)?;
-            if current.metadata.uid != vmi.metadata.uid || current.is_final() {
-                return Ok(());
-            }
-            let old = current
-                .status
-                .as_ref()
-                .and_then(|s| s.conditions.clone())
-                .unwrap_or_default();
-            let mut conditions = old.clone();
-            if paused {
-                set_condition(&mut conditions, paused_condition(Timestamp::now()));
-            } else {
-                remove_condition(&mut conditions, vmi_condition::PAUSED);
-            }
-            if conditions == old {
-                return Ok(());
-            }
-            let body = json!({
-                "metadata": {"resourceVersion": current.metadata.resource_version},
-                "status": {"conditions": conditions},
-            });
-            match api
-                .patch(name, &PatchParams::default(), &Patch::Merge(body))
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(kube::Error::Api(e)) if e.code == 409 => continue,
-                Err(e) => return Err(failed(e)),
-            }
-        }
-        Err(NodeError::Failed(
-            "the VMI kept changing; the Paused condition was not written".into(),
-        ))
+        common::write_paused_condition(&self.shared.client, vmi, paused, WhenGone::Skip).await
     }
 }
 
@@ -147,10 +84,18 @@ impl NodeGateway for QemuGateway {
 
     async fn soft_reboot(&self, vmi: &VirtualMachineInstance) -> Result<(), NodeError> {
         let g = self.running_guest(vmi)?;
-        if g.observed.domain().is_some_and(DomainStatus::is_paused) {
-            return Err(NodeError::Failed("VMI is paused".into()));
-        }
+        common::refuse_paused(g.observed.domain().is_some_and(DomainStatus::is_paused))?;
         launcher::reboot(g.run_dir).await.map_err(failed)
+    }
+
+    /// A hard reset through the launcher (QMP `system_reset`); a paused guest stays paused.
+    /// Reported as the event `Reset`.
+    async fn reset(&self, vmi: &VirtualMachineInstance) -> Result<(), NodeError> {
+        let g = self.running_guest(vmi)?;
+        launcher::reset(g.run_dir).await.map_err(failed)?;
+        let event = common::normal_event(common::RESET_REASON, common::RESET_NOTE);
+        common::report(&self.shared.recorder, vmi, &event).await;
+        Ok(())
     }
 
     async fn console(&self, vmi: &VirtualMachineInstance) -> Result<Box<dyn Duplex>, NodeError> {

@@ -4,20 +4,23 @@
 use std::sync::Arc;
 
 use api::VirtualMachineInstance;
-use api::keys::{CREATED_BY_LABEL, VIRTUAL_MACHINE_UNPAUSED_POD_CONDITION, vmi_condition};
+use api::keys::{CREATED_BY_LABEL, VIRTUAL_MACHINE_UNPAUSED_POD_CONDITION};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::runtime::events::{Recorder, Reporter};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use virt_api::node::{Duplex, NodeError, NodeGateway};
 
 use super::Shared;
 use super::domain::Domain;
+use super::executor::REPORTING_COMPONENT;
 use super::pod::{GATE_REASON_NOT_PAUSED, GATE_REASON_PAUSED};
-use super::vmi::{guest_os_info, paused_condition, remove_condition, set_condition};
+use super::vmi::guest_os_info;
+use crate::gateway::{self as common, WhenGone, failed};
 
 /// The answer to VNC and screenshot requests.
 pub const NO_DISPLAY: &str = "the simulated node driver has no display";
@@ -25,26 +28,14 @@ pub const NO_DISPLAY: &str = "the simulated node driver has no display";
 pub const CONSOLE_BANNER: &str =
     "Simulated serial console (no guest runs behind it; input is echoed)";
 
-/// Conflicting writes retried before giving up.
-const WRITE_ATTEMPTS: usize = 5;
+/// Where the guests of this driver run, as errors name it.
+const PLACE: &str = "a node of the simulated driver";
 
 /// The simulated driver's side of virt-api's node operations.
 #[derive(Clone)]
 pub struct SimulatedGateway {
     client: kube::Client,
     shared: Arc<Shared>,
-}
-
-fn unavailable(vmi: &VirtualMachineInstance) -> NodeError {
-    NodeError::Unavailable(format!(
-        "VMI {}/{} does not run on a node of the simulated driver",
-        vmi.metadata.namespace.as_deref().unwrap_or_default(),
-        vmi.metadata.name.as_deref().unwrap_or_default()
-    ))
-}
-
-fn failed(e: kube::Error) -> NodeError {
-    NodeError::Failed(e.to_string())
 }
 
 impl SimulatedGateway {
@@ -58,21 +49,12 @@ impl SimulatedGateway {
         vmi: &VirtualMachineInstance,
         f: impl FnOnce(&mut Domain) -> Result<R, NodeError>,
     ) -> Result<R, NodeError> {
-        let node = vmi
-            .status
-            .as_ref()
-            .and_then(|s| s.node_name.as_deref())
-            .unwrap_or_default();
-        if !self.shared.runs_node(node) {
-            return Err(unavailable(vmi));
-        }
-        let uid = vmi.metadata.uid.as_deref().unwrap_or_default();
+        let here = self.shared.runs_node(common::node_of(vmi));
         let mut domains = self.shared.domains.lock().expect("domain lock");
-        let domain = domains.get_mut(uid).ok_or_else(|| unavailable(vmi))?;
-        if !domain.is_running() {
-            return Err(NodeError::Failed("VMI is not running".into()));
-        }
-        f(domain)
+        let domain = domains.get_mut(common::uid_of(vmi));
+        f(common::running_guest(vmi, PLACE, here, domain, |d| {
+            d.is_running()
+        })?)
     }
 
     async fn set_paused(
@@ -85,54 +67,9 @@ impl SimulatedGateway {
             Ok(d.pod_uid.clone())
         })?;
         self.shared.wake.notify_one();
-        self.write_paused_condition(vmi, paused).await?;
+        let gone = WhenGone::Fail(common::not_here(vmi, PLACE));
+        common::write_paused_condition(&self.client, vmi, paused, gone).await?;
         self.write_pod_gate(vmi, &pod_uid, paused).await
-    }
-
-    /// Sets or removes the VMI's Paused condition (guarded by resourceVersion, retried).
-    async fn write_paused_condition(
-        &self,
-        vmi: &VirtualMachineInstance,
-        paused: bool,
-    ) -> Result<(), NodeError> {
-        let ns = vmi.metadata.namespace.as_deref().unwrap_or_default();
-        let name = vmi.metadata.name.as_deref().unwrap_or_default();
-        let api: Api<VirtualMachineInstance> = Api::namespaced(self.client.clone(), ns);
-        for _ in 0..WRITE_ATTEMPTS {
-            let current = api.get(name).await.map_err(failed)?;
-            if current.metadata.uid != vmi.metadata.uid {
-                return Err(unavailable(vmi));
-            }
-            let old = current
-                .status
-                .as_ref()
-                .and_then(|s| s.conditions.clone())
-                .unwrap_or_default();
-            let mut conditions = old.clone();
-            if paused {
-                set_condition(&mut conditions, paused_condition(Timestamp::now()));
-            } else {
-                remove_condition(&mut conditions, vmi_condition::PAUSED);
-            }
-            if conditions == old {
-                return Ok(());
-            }
-            let body = json!({
-                "metadata": {"resourceVersion": current.metadata.resource_version},
-                "status": {"conditions": conditions},
-            });
-            match api
-                .patch(name, &PatchParams::default(), &Patch::Merge(body))
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(kube::Error::Api(e)) if e.code == 409 => continue,
-                Err(e) => return Err(failed(e)),
-            }
-        }
-        Err(NodeError::Failed(
-            "the VMI kept changing; the Paused condition was not written".into(),
-        ))
     }
 
     /// Sets the launcher pod's readiness gate condition.
@@ -189,13 +126,21 @@ impl NodeGateway for SimulatedGateway {
     }
 
     async fn soft_reboot(&self, vmi: &VirtualMachineInstance) -> Result<(), NodeError> {
-        self.with_domain(vmi, |d| {
-            if d.paused {
-                Err(NodeError::Failed("VMI is paused".into()))
-            } else {
-                Ok(())
-            }
-        })
+        self.with_domain(vmi, |d| common::refuse_paused(d.paused))
+    }
+
+    /// Succeeds for a running guest, paused or not (a simulated guest has no state a reset
+    /// would lose); reported as the event `Reset` by the VMI's node, as upstream.
+    async fn reset(&self, vmi: &VirtualMachineInstance) -> Result<(), NodeError> {
+        self.with_domain(vmi, |_| Ok(()))?;
+        let reporter = Reporter {
+            controller: REPORTING_COMPONENT.into(),
+            instance: Some(common::node_of(vmi).to_owned()),
+        };
+        let recorder = Recorder::new(self.client.clone(), reporter);
+        let event = common::normal_event(common::RESET_REASON, common::RESET_NOTE);
+        common::report(&recorder, vmi, &event).await;
+        Ok(())
     }
 
     async fn console(&self, vmi: &VirtualMachineInstance) -> Result<Box<dyn Duplex>, NodeError> {
