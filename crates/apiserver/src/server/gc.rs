@@ -407,15 +407,27 @@ async fn strip_owner_refs(
     if kept.len() == refs.len() {
         return Ok(());
     }
-    let rv = meta::resource_version(&obj).unwrap_or("").to_string();
+    replace_metadata(api, scope, &obj, "ownerReferences", json!(kept)).await
+}
+
+/// Replaces `metadata.<field>` of `obj` as the garbage collector, if `obj` is still at the
+/// resourceVersion it was read at (a conflict otherwise).
+async fn replace_metadata(
+    api: &Api,
+    scope: &Scope,
+    obj: &Value,
+    field: &str,
+    value: Value,
+) -> Result<(), ApiError> {
     let patch = json!([
-        {"op": "test", "path": "/metadata/resourceVersion", "value": rv},
-        {"op": "replace", "path": "/metadata/ownerReferences", "value": kept},
+        {"op": "test", "path": "/metadata/resourceVersion",
+            "value": meta::resource_version(obj).unwrap_or("")},
+        {"op": "replace", "path": format!("/metadata/{field}"), "value": value},
     ]);
     let body = serde_json::to_vec(&patch).expect("serializable");
     api.patch(
         scope,
-        name,
+        meta::name(obj),
         Sub::Main,
         PatchType::Json,
         &body,
@@ -439,23 +451,7 @@ async fn remove_finalizer(
         return Ok(());
     }
     let kept: Vec<String> = fins.into_iter().filter(|f| f != finalizer).collect();
-    let patch = json!([
-        {"op": "test", "path": "/metadata/resourceVersion", "value": meta::resource_version(&obj).unwrap_or("")},
-        {"op": "replace", "path": "/metadata/finalizers", "value": kept},
-    ]);
-    let body = serde_json::to_vec(&patch).expect("serializable");
-    api.patch(
-        scope,
-        name,
-        Sub::Main,
-        PatchType::Json,
-        &body,
-        &WriteOptions::default(),
-        &gc_user(),
-        Some("garbage-collector"),
-    )
-    .await
-    .map(|_| ())
+    replace_metadata(api, scope, &obj, "finalizers", json!(kept)).await
 }
 
 async fn orphan_dependents(
