@@ -171,23 +171,33 @@ pub fn scp_args(ctx: &Ctx, a: &ScpArgs, fallback_namespace: &str) -> Result<Vec<
     Ok(args)
 }
 
+/// The `KUBECONFIG` the local client runs with: the proxy command names no kubeconfig (as
+/// upstream), so a `--kubeconfig` given to this program is handed down this way and the
+/// tunnel reaches the same cluster. `None` keeps the inherited environment.
+pub fn proxy_kubeconfig(global_kubeconfig: Option<&str>) -> Option<PathBuf> {
+    let path = global_kubeconfig.filter(|p| !p.is_empty())?;
+    // ssh may run the proxy command from another directory.
+    Some(std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path)))
+}
+
 /// Runs `program` with `args` on this terminal; a failure reads as Go's `exec` reports it.
-async fn run_local(program: &str, args: &[String]) -> Result<(), CommandError> {
+async fn run_local(ctx: &Ctx, program: &str, args: &[String]) -> Result<(), CommandError> {
     crate::log::info(
         program,
         3,
         &format!("running: {program} {}", args.join(" ")),
     );
-    let status = tokio::process::Command::new(program)
-        .args(args)
-        .status()
-        .await
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => CommandError::failed(format!(
-                "exec: {program:?}: executable file not found in $PATH"
-            )),
-            _ => CommandError::failed(e.to_string()),
-        })?;
+    let mut command = tokio::process::Command::new(program);
+    command.args(args);
+    if let Some(kubeconfig) = proxy_kubeconfig(ctx.global.kubeconfig.as_deref()) {
+        command.env("KUBECONFIG", kubeconfig);
+    }
+    let status = command.status().await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => CommandError::failed(format!(
+            "exec: {program:?}: executable file not found in $PATH"
+        )),
+        _ => CommandError::failed(e.to_string()),
+    })?;
     match status.code() {
         Some(0) => Ok(()),
         Some(code) => Err(CommandError::failed(format!("exit status {code}"))),
@@ -198,13 +208,13 @@ async fn run_local(program: &str, args: &[String]) -> Result<(), CommandError> {
 pub async fn ssh(ctx: &Ctx, a: SshArgs) -> Result<(), CommandError> {
     let conn = ctx.connect().await?;
     let args = ssh_args(ctx, &a, &conn.namespace).map_err(CommandError::Failed)?;
-    run_local("ssh", &args).await
+    run_local(ctx, "ssh", &args).await
 }
 
 pub async fn scp(ctx: &Ctx, a: ScpArgs) -> Result<(), CommandError> {
     let conn = ctx.connect().await?;
     let args = scp_args(ctx, &a, &conn.namespace).map_err(CommandError::Failed)?;
-    run_local("scp", &args).await
+    run_local(ctx, "scp", &args).await
 }
 
 #[cfg(test)]
@@ -300,6 +310,19 @@ mod tests {
                 .unwrap_err()
                 .starts_with("none of the two")
         );
+    }
+
+    #[test]
+    fn a_given_kubeconfig_reaches_the_proxy_command_as_an_absolute_path() {
+        assert_eq!(proxy_kubeconfig(None), None);
+        assert_eq!(proxy_kubeconfig(Some("")), None);
+        assert_eq!(
+            proxy_kubeconfig(Some("/etc/kube/config")),
+            Some(PathBuf::from("/etc/kube/config"))
+        );
+        let relative = proxy_kubeconfig(Some("kube/config")).unwrap();
+        assert!(relative.is_absolute(), "{relative:?}");
+        assert!(relative.ends_with("kube/config"), "{relative:?}");
     }
 
     #[test]
