@@ -69,21 +69,50 @@ fn identity(vmi: &VirtualMachineInstance) -> (String, String) {
     (format!("{name}.{namespace}"), hostname)
 }
 
-/// `user-data`, `meta-data` (instance id `<name>.<namespace>` and the hostname) and, when
-/// network data is given, `network-config`.
-pub fn nocloud_files(
-    vmi: &VirtualMachineInstance,
+/// The user and network data fields, alike in NoCloud and ConfigDrive sources.
+struct UserAndNetwork<'a> {
+    user_data: Option<&'a String>,
+    user_data_base64: Option<&'a String>,
+    user_secret: Option<&'a str>,
+    network_data: Option<&'a String>,
+    network_data_base64: Option<&'a String>,
+    network_secret: Option<&'a str>,
+}
+
+macro_rules! user_and_network_from {
+    ($($source:ty),*) => {$(
+        impl<'a> From<&'a $source> for UserAndNetwork<'a> {
+            fn from(s: &'a $source) -> Self {
+                UserAndNetwork {
+                    user_data: s.user_data.as_ref(),
+                    user_data_base64: s.user_data_base64.as_ref(),
+                    user_secret: s.secret_ref.as_ref().map(|r| r.name.as_str()),
+                    network_data: s.network_data.as_ref(),
+                    network_data_base64: s.network_data_base64.as_ref(),
+                    network_secret: s.network_data_secret_ref.as_ref().map(|r| r.name.as_str()),
+                }
+            }
+        }
+    )*};
+}
+
+user_and_network_from!(CloudInitNoCloudSource, CloudInitConfigDriveSource);
+
+/// The resolved user data and network data, each `None` when not given.
+type Resolved = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+fn resolve_user_and_network(
     volume: &str,
-    source: &CloudInitNoCloudSource,
+    source: UserAndNetwork<'_>,
     secrets: &Secrets,
-) -> Result<Vec<IsoFile>, DiskError> {
+) -> Result<Resolved, DiskError> {
     let user = resolve(
         volume,
         DataSource {
             what: "userData",
-            text: source.user_data.as_ref(),
-            base64: source.user_data_base64.as_ref(),
-            secret: source.secret_ref.as_ref().map(|r| r.name.as_str()),
+            text: source.user_data,
+            base64: source.user_data_base64,
+            secret: source.user_secret,
             keys: ["userdata", "userData"],
         },
         secrets,
@@ -92,16 +121,25 @@ pub fn nocloud_files(
         volume,
         DataSource {
             what: "networkData",
-            text: source.network_data.as_ref(),
-            base64: source.network_data_base64.as_ref(),
-            secret: source
-                .network_data_secret_ref
-                .as_ref()
-                .map(|r| r.name.as_str()),
+            text: source.network_data,
+            base64: source.network_data_base64,
+            secret: source.network_secret,
             keys: ["networkdata", "networkData"],
         },
         secrets,
     )?;
+    Ok((user, network))
+}
+
+/// `user-data`, `meta-data` (instance id `<name>.<namespace>` and the hostname) and, when
+/// network data is given, `network-config`.
+pub fn nocloud_files(
+    vmi: &VirtualMachineInstance,
+    volume: &str,
+    source: &CloudInitNoCloudSource,
+    secrets: &Secrets,
+) -> Result<Vec<IsoFile>, DiskError> {
+    let (user, network) = resolve_user_and_network(volume, source.into(), secrets)?;
     let (instance_id, hostname) = identity(vmi);
     let mut files = vec![
         IsoFile {
@@ -129,31 +167,7 @@ pub fn config_drive_files(
     source: &CloudInitConfigDriveSource,
     secrets: &Secrets,
 ) -> Result<Vec<IsoFile>, DiskError> {
-    let user = resolve(
-        volume,
-        DataSource {
-            what: "userData",
-            text: source.user_data.as_ref(),
-            base64: source.user_data_base64.as_ref(),
-            secret: source.secret_ref.as_ref().map(|r| r.name.as_str()),
-            keys: ["userdata", "userData"],
-        },
-        secrets,
-    )?;
-    let network = resolve(
-        volume,
-        DataSource {
-            what: "networkData",
-            text: source.network_data.as_ref(),
-            base64: source.network_data_base64.as_ref(),
-            secret: source
-                .network_data_secret_ref
-                .as_ref()
-                .map(|r| r.name.as_str()),
-            keys: ["networkdata", "networkData"],
-        },
-        secrets,
-    )?;
+    let (user, network) = resolve_user_and_network(volume, source.into(), secrets)?;
     let (instance_id, hostname) = identity(vmi);
     let uuid = vmi
         .spec
