@@ -3,8 +3,8 @@
 //! the serial console in a pseudo-terminal, the VNC proxy and screenshot, pause and unpause,
 //! stop and start, and port forwarding to a listener in the guest.
 //!
-//! The test guest runs no ssh server, so `virtctl ssh`/`scp` against it are not covered here
-//! (their command lines are in e2e_access.rs).
+//! `virtctl ssh`/`scp` against the guest's SSH server are in e2e_ssh.rs (their command lines
+//! in e2e_access.rs).
 
 mod common;
 
