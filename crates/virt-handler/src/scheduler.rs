@@ -202,6 +202,16 @@ impl Cluster {
         nodes: impl IntoIterator<Item = &'a Node>,
         pods: impl IntoIterator<Item = &'a Pod>,
     ) -> Cluster {
+        Cluster::with_requests(nodes, pods, Requests::of_pod)
+    }
+
+    /// Like [`Cluster::new`], with each pod's requests from `requests_of` (which must agree with
+    /// [`Requests::of_pod`]; callers pass a cache, since a pod's requests do not change).
+    pub fn with_requests<'a>(
+        nodes: impl IntoIterator<Item = &'a Node>,
+        pods: impl IntoIterator<Item = &'a Pod>,
+        mut requests_of: impl FnMut(&Pod) -> Requests,
+    ) -> Cluster {
         let mut cluster = Cluster::default();
         for node in nodes {
             let Some(name) = node.metadata.name.clone() else {
@@ -231,9 +241,9 @@ impl Cluster {
                 let node = pod
                     .spec
                     .as_ref()
-                    .and_then(|s| s.node_name.clone())
+                    .and_then(|s| s.node_name.as_deref())
                     .unwrap_or_default();
-                cluster.assume(&Requests::of_pod(pod), &node);
+                cluster.assume(&requests_of(pod), node);
             }
         }
         cluster
@@ -291,8 +301,16 @@ fn least_allocated_score(requests: &Requests, slot: &NodeSlot) -> i128 {
 
 /// The default profile's filters, in its order; the first failing one decides.
 fn fit(pod: &Pod, requests: &Requests, slot: &NodeSlot) -> Result<(), NodeFailure> {
-    let spec = pod.spec.clone().unwrap_or_default();
-    let tolerations = spec.tolerations.clone().unwrap_or_default();
+    // Borrowed: this runs for every node and every waiting pod.
+    let default_spec;
+    let spec = match &pod.spec {
+        Some(spec) => spec,
+        None => {
+            default_spec = k8s_openapi::api::core::v1::PodSpec::default();
+            &default_spec
+        }
+    };
+    let tolerations = spec.tolerations.as_deref().unwrap_or_default();
     let unresolvable = |reason: String| NodeFailure {
         reasons: vec![reason],
         unresolvable: true,
@@ -319,7 +337,7 @@ fn fit(pod: &Pod, requests: &Requests, slot: &NodeSlot) -> Result<(), NodeFailur
             taint.key
         )));
     }
-    if !matches_node_selector(&spec, slot) {
+    if !matches_node_selector(spec, slot) {
         return Err(unresolvable(REASON_AFFINITY.into()));
     }
     let mut reasons = Vec::new();

@@ -52,7 +52,8 @@
 //! # Structure
 //!
 //! Every decision is a pure function of the observed objects, the simulated domains and the
-//! clock ([`plan::plan`]); [`executor`] applies the resulting actions with kube-rs (merge
+//! clock ([`plan::plan`]); the driver skips objects whose inputs did not change since a pass
+//! that found nothing to do for them ([`memo::Memo`]), and looks at everything every 30 s; [`executor`] applies the resulting actions with kube-rs (merge
 //! patches of the VMI main resource and of `pods/status`, both guarded by the observed
 //! resourceVersion and carrying whole condition lists, UID-guarded deletes, events through
 //! `kube::runtime::events`).
@@ -64,6 +65,7 @@ pub mod domain;
 pub mod executor;
 mod gateway;
 pub mod injection;
+pub mod memo;
 pub mod plan;
 pub mod pod;
 pub mod vmi;
@@ -90,6 +92,8 @@ const RESYNC: Duration = Duration::from_secs(5);
 const REGISTRATION_RETRY: Duration = Duration::from_secs(1);
 /// Watch events arriving within this window are handled by one pass.
 const COALESCE: Duration = Duration::from_millis(10);
+/// How often a pass looks at every object again, not only at those that changed.
+const FULL_PASS: Duration = Duration::from_secs(30);
 
 /// The simulated driver stopped.
 #[derive(Debug, thiserror::Error)]
@@ -267,7 +271,13 @@ impl Simulator {
         let node_names: Vec<String> = self.node_names();
         let executor = executor::Executor::new(client, &node_names);
         let mut warned = BTreeSet::new();
+        let mut memo = memo::Memo::new();
+        let mut full_pass_at = tokio::time::Instant::now() + FULL_PASS;
         loop {
+            if tokio::time::Instant::now() >= full_pass_at {
+                memo.clear();
+                full_pass_at = tokio::time::Instant::now() + FULL_PASS;
+            }
             let (pod_list, vmi_list, node_list) = (pods.state(), vmis.state(), nodes.state());
             let claim_list = claims.state();
             let world = World {
@@ -280,7 +290,7 @@ impl Simulator {
             let now = jiff::Timestamp::now();
             let pass = {
                 let mut domains = self.shared.domains.lock().expect("domain lock");
-                let pass = plan::plan(&world, &mut domains, &settings, now);
+                let pass = plan::plan_with(&world, &mut domains, &mut memo, &settings, now);
                 let dead: Vec<String> = domains
                     .values()
                     .filter(|d| !d.is_alive())

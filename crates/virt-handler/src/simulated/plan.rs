@@ -16,9 +16,10 @@ use serde_json::json;
 use super::actions::{Action, EVENT_DELETED, EVENT_SHUTTING_DOWN, ObjectKey};
 use super::domain::{Domain, DomainEvent, DomainState};
 use super::injection::Injection;
+use super::memo::{Memo, PodInputs, VmiInputs};
 use super::{pod, vmi};
 use crate::node::NodeConfig;
-use crate::scheduler::{Cluster, Requests, wants_default_scheduler};
+use crate::scheduler::{Cluster, wants_default_scheduler};
 
 /// Timings of the simulation (overridable per VMI by annotations).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,8 +105,21 @@ fn rv(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Stri
     meta.resource_version.clone().unwrap_or_default()
 }
 
-/// Runs one pass at `now`, updating `domains` in place.
+/// Runs one pass at `now`, updating `domains` in place, looking at every object.
 pub fn plan(world: &World, domains: &mut Domains, settings: &Settings, now: Timestamp) -> Pass {
+    plan_with(world, domains, &mut Memo::new(), settings, now)
+}
+
+/// Runs one pass at `now`, updating `domains` in place. Objects whose inputs are unchanged
+/// since a pass that found nothing to do for them are skipped (see [`Memo`]): the outcome is
+/// the same as [`plan`]'s.
+pub fn plan_with(
+    world: &World,
+    domains: &mut Domains,
+    memo: &mut Memo,
+    settings: &Settings,
+    now: Timestamp,
+) -> Pass {
     let mut pass = Pass::default();
     let ours: BTreeMap<&str, &NodeConfig> =
         world.nodes.iter().map(|n| (n.name.as_str(), n)).collect();
@@ -120,7 +134,9 @@ pub fn plan(world: &World, domains: &mut Domains, settings: &Settings, now: Time
         .filter_map(|p| Some((p.metadata.uid.as_deref()?, &**p)))
         .collect();
 
-    schedule(world, &ours, &vmis, now, &mut pass);
+    schedule(world, &ours, &vmis, memo, now, &mut pass);
+    // Launcher pods by the VMI they belong to, built when a new domain needs its pod.
+    let mut launchers: Option<HashMap<&str, Vec<&Pod>>> = None;
 
     let mut events: Vec<(String, DomainEvent)> = Vec::new();
     for v in world.vmis.iter() {
@@ -149,9 +165,17 @@ pub fn plan(world: &World, domains: &mut Domains, settings: &Settings, now: Time
                 }
             }
             None if !v.is_final() && !deleting => {
-                let launcher = world.pods.iter().find(|p| {
-                    created_by(p) == Some(uid.as_str())
-                        && node_of(p) == Some(node)
+                let launchers = launchers.get_or_insert_with(|| {
+                    let mut index: HashMap<&str, Vec<&Pod>> = HashMap::new();
+                    for p in world.pods.iter() {
+                        if let Some(owner) = created_by(p) {
+                            index.entry(owner).or_default().push(p);
+                        }
+                    }
+                    index
+                });
+                let launcher = launchers.get(uid.as_str()).into_iter().flatten().find(|p| {
+                    node_of(p) == Some(node)
                         && !is_terminal(p)
                         && p.metadata.deletion_timestamp.is_none()
                 });
@@ -288,7 +312,21 @@ pub fn plan(world: &World, domains: &mut Domains, settings: &Settings, now: Time
             .get(d.pod_uid.as_str())
             .and_then(|p| p.status.as_ref())
             .and_then(|s| s.pod_ip.as_deref());
-        if let Some(update) = vmi::status_update(v, pod_ip, d, now) {
+        let inputs = VmiInputs {
+            resource_version: rv(&v.metadata),
+            domain: d.clone(),
+            pod_ip: pod_ip.map(String::from),
+        };
+        if memo.quiet_vmis.get(uid) == Some(&inputs) {
+            continue;
+        }
+        let update = vmi::status_update(v, pod_ip, d, now);
+        if update.is_none() {
+            memo.quiet_vmis.insert(uid.clone(), inputs);
+        } else {
+            memo.quiet_vmis.remove(uid);
+        }
+        if let Some(update) = update {
             let resource_version = rv(&v.metadata);
             pass.actions.push(Action::VmiStatus {
                 vmi: ObjectKey::of(&v.metadata),
@@ -300,7 +338,8 @@ pub fn plan(world: &World, domains: &mut Domains, settings: &Settings, now: Time
         }
     }
 
-    kubelet(world, &ours, &vmis, domains, settings, now, &mut pass);
+    kubelet(world, &ours, &vmis, domains, memo, settings, now, &mut pass);
+    memo.retain(|uid| vmis.contains_key(uid), |uid| pods.contains_key(uid));
 
     let domain_wakeup = domains.values().filter_map(Domain::next_wakeup).min();
     pass.wakeup = pass.wakeup.into_iter().chain(domain_wakeup).min();
@@ -338,16 +377,10 @@ fn schedule(
     world: &World,
     ours: &BTreeMap<&str, &NodeConfig>,
     vmis: &HashMap<&str, &VirtualMachineInstance>,
+    memo: &mut Memo,
     now: Timestamp,
     pass: &mut Pass,
 ) {
-    let nodes = world.node_objects.iter().filter(|n| {
-        n.metadata
-            .name
-            .as_deref()
-            .is_some_and(|n| ours.contains_key(n))
-    });
-    let mut cluster = Cluster::new(nodes.map(|n| &**n), world.pods.iter().map(|p| &**p));
     let mut waiting: Vec<&Pod> = world
         .pods
         .iter()
@@ -363,12 +396,25 @@ fn schedule(
                 .is_none_or(|v| unbound_claims(v, world.claims).is_empty())
         })
         .collect();
+    if waiting.is_empty() {
+        return;
+    }
     waiting.sort_by_key(|p| {
         (
             p.metadata.creation_timestamp.as_ref().map(|t| t.0),
             p.metadata.name.clone(),
         )
     });
+    let nodes = world.node_objects.iter().filter(|n| {
+        n.metadata
+            .name
+            .as_deref()
+            .is_some_and(|n| ours.contains_key(n))
+    });
+    let mut cluster =
+        Cluster::with_requests(nodes.map(|n| &**n), world.pods.iter().map(|p| &**p), |p| {
+            memo.requests(p)
+        });
     for p in waiting {
         let conditions = p
             .status
@@ -389,7 +435,7 @@ fn schedule(
         };
         match cluster.schedule(p) {
             Ok(node) => {
-                cluster.assume(&Requests::of_pod(p), &node);
+                cluster.assume(&memo.requests(p), &node);
                 let scheduled = PodCondition {
                     type_: "PodScheduled".into(),
                     status: "True".into(),
@@ -440,23 +486,19 @@ fn schedule(
 }
 
 /// The kubelet role for every pod on this driver's nodes.
+#[allow(clippy::too_many_arguments)]
 fn kubelet(
     world: &World,
     ours: &BTreeMap<&str, &NodeConfig>,
     vmis: &HashMap<&str, &VirtualMachineInstance>,
     domains: &Domains,
+    memo: &mut Memo,
     settings: &Settings,
     now: Timestamp,
     pass: &mut Pass,
 ) {
-    let mut used: HashMap<&str, BTreeSet<String>> = HashMap::new();
-    for p in world.pods.iter().filter(|p| !is_terminal(p)) {
-        if let (Some(node), Some(ip)) =
-            (node_of(p), p.status.as_ref().and_then(|s| s.pod_ip.clone()))
-        {
-            used.entry(node).or_default().insert(ip);
-        }
-    }
+    // Pod IPs in use per node, gathered when the first pod needs a new one.
+    let mut used: Option<HashMap<&str, BTreeSet<String>>> = None;
     let no_injection = Injection::default();
     for p in world.pods.iter() {
         let Some(config) = node_of(p).and_then(|n| ours.get(n)) else {
@@ -468,13 +510,32 @@ fn kubelet(
         } else {
             None
         };
-        let injection = vmi.map(|v| Injection::from_vmi(v).0);
         let domain = vmi
             .and_then(|v| v.metadata.uid.as_deref())
             .and_then(|u| domains.get(u))
             .filter(|d| d.pod_uid == uid);
+        let inputs = PodInputs {
+            resource_version: rv(&p.metadata),
+            vmi_resource_version: vmi.map(|v| rv(&v.metadata)),
+            domain: domain.cloned(),
+        };
+        if memo.quiet_pods.get(uid) == Some(&inputs) {
+            continue;
+        }
+        let injection = vmi.map(|v| Injection::from_vmi(v).0);
         let existing_ip = p.status.as_ref().and_then(|s| s.pod_ip.clone());
         let pod_ip = existing_ip.or_else(|| {
+            let used = used.get_or_insert_with(|| {
+                let mut used: HashMap<&str, BTreeSet<String>> = HashMap::new();
+                for p in world.pods.iter().filter(|p| !is_terminal(p)) {
+                    if let (Some(node), Some(ip)) =
+                        (node_of(p), p.status.as_ref().and_then(|s| s.pod_ip.clone()))
+                    {
+                        used.entry(node).or_default().insert(ip);
+                    }
+                }
+                used
+            });
             let taken = used.entry(config.name.as_str()).or_default();
             let ip = pod::allocate_ip(&config.pod_cidr, taken)?;
             taken.insert(ip.clone());
@@ -490,6 +551,7 @@ fn kubelet(
             image_pull_backoff: settings.image_pull_backoff,
         };
         let plan = pod::plan(p, &ctx);
+        let quiet = !plan.delete && plan.status.is_none() && plan.wakeup.is_none();
         let key = ObjectKey::of(&p.metadata);
         let resource_version = rv(&p.metadata);
         if plan.delete {
@@ -504,6 +566,11 @@ fn kubelet(
                 resource_version,
                 body,
             });
+        }
+        if quiet {
+            memo.quiet_pods.insert(uid.to_string(), inputs);
+        } else {
+            memo.quiet_pods.remove(uid);
         }
         pass.wakeup = pass.wakeup.into_iter().chain(plan.wakeup).min();
     }

@@ -72,6 +72,7 @@ struct Sim {
     node_objects: Vec<Arc<Node>>,
     claims: Vec<Arc<PersistentVolumeClaim>>,
     domains: Domains,
+    memo: Memo,
 }
 
 impl Sim {
@@ -81,9 +82,12 @@ impl Sim {
             node_objects: vec![node_object()],
             claims: Vec::new(),
             domains: Domains::new(),
+            memo: Memo::new(),
         }
     }
 
+    /// One pass with the driver's memo; every pass is checked against a full pass from the
+    /// same state, so each scenario also shows that skipping unchanged objects changes nothing.
     fn pass(&mut self, pods: &[Arc<Pod>], vmis: &[Arc<VirtualMachineInstance>], at: i64) -> Pass {
         let world = World {
             nodes: &self.nodes,
@@ -92,7 +96,21 @@ impl Sim {
             vmis,
             claims: &self.claims,
         };
-        plan(&world, &mut self.domains, &settings(), t(at))
+        let mut full_domains = self.domains.clone();
+        let full = plan(&world, &mut full_domains, &settings(), t(at));
+        let pass = plan_with(
+            &world,
+            &mut self.domains,
+            &mut self.memo,
+            &settings(),
+            t(at),
+        );
+        assert_eq!(
+            pass, full,
+            "a pass with the memo plans what a full pass plans"
+        );
+        assert_eq!(self.domains, full_domains);
+        pass
     }
 }
 
@@ -454,4 +472,56 @@ fn bad_annotations_are_reported() {
         pass.warnings,
         vec!["ns/v: simulation.kubevirt.io/poweroff-after: later".to_string()]
     );
+}
+
+#[test]
+fn objects_with_nothing_to_do_are_skipped_until_they_change() {
+    let mut sim = Sim::new();
+    let pod = launcher(json!({}));
+    let scheduled = vmi("Scheduled", json!({}));
+    sim.pass(
+        std::slice::from_ref(&pod),
+        std::slice::from_ref(&scheduled),
+        0,
+    );
+    let booted = sim.pass(
+        std::slice::from_ref(&pod),
+        std::slice::from_ref(&scheduled),
+        3,
+    );
+    assert_eq!(
+        vmi_writes(&booted).len(),
+        1,
+        "the guest runs: one VMI write"
+    );
+    assert!(
+        !sim.memo.quiet_vmis.contains_key("uid-1"),
+        "a VMI with a write to make is not skipped"
+    );
+
+    // The VMI as the write left it: nothing more to do, so later passes skip it.
+    let Action::VmiStatus { body, .. } = &booted.actions[0] else {
+        panic!("expected the VMI write first: {:?}", booted.actions)
+    };
+    let mut running = serde_json::to_value(&*scheduled).unwrap();
+    merge(&mut running, body.clone());
+    running["metadata"]["resourceVersion"] = json!("8");
+    let running: Arc<VirtualMachineInstance> = Arc::new(serde_json::from_value(running).unwrap());
+    let quiet = sim.pass(
+        std::slice::from_ref(&pod),
+        std::slice::from_ref(&running),
+        4,
+    );
+    assert!(vmi_writes(&quiet).is_empty(), "{:?}", quiet.actions);
+    assert_eq!(
+        sim.memo
+            .quiet_vmis
+            .get("uid-1")
+            .map(|i| i.resource_version.as_str()),
+        Some("8")
+    );
+
+    // Gone objects are forgotten.
+    sim.pass(&[], &[], 5);
+    assert!(sim.memo.quiet_vmis.is_empty() && sim.memo.quiet_pods.is_empty());
 }
