@@ -314,7 +314,10 @@ impl LauncherClient {
         self.request(ControlRequest::Shutdown).await.map(drop)
     }
 
-    /// Resets the machine (a hard reset; with `rebootPolicy: Terminate` QEMU then ends).
+    /// Soft reboot through ACPI: presses the power button and returns; the guest's power-off
+    /// then resets the machine and the domain stays alive (see [`crate::supervisor::reboot`]).
+    /// Refused with "VMI neither have the agent connected nor the ACPI feature enabled" when
+    /// the VMI disables ACPI; under `rebootPolicy: Terminate` the guest's power-off ends it.
     pub async fn reboot(&self) -> Result<(), ClientError> {
         self.request(ControlRequest::Reboot).await.map(drop)
     }

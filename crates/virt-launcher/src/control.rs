@@ -9,9 +9,13 @@
 //! request; `png` only answers `screenshot`; `hostPort` only answers `forward-port`.
 //!
 //! Semantics: `pause` (QMP `stop`) and `unpause` (`cont`) are idempotent; `shutdown` presses the
-//! ACPI power button (`system_powerdown`) and returns at once; `reboot` is a hard reset
-//! (`system_reset`: there is no guest agent to ask for a soft one); `reset` is always a hard
-//! reset (`system_reset`, the reset button), whatever `reboot` does; `kill` ends QEMU with
+//! ACPI power button (`system_powerdown`) and returns at once (cancelling a pending soft
+//! reboot); `reboot` is a soft reboot through ACPI and returns once the power button was
+//! pressed: the guest's next power-off resets the machine instead of ending QEMU (see
+//! [`crate::supervisor::reboot`]; refused with "VMI neither have the agent connected nor the
+//! ACPI feature enabled" when ACPI is disabled; a plain power-off under `rebootPolicy:
+//! Terminate`); `reset` is always a hard reset (`system_reset`, the reset button), whatever
+//! `reboot` does; `kill` ends QEMU with
 //! SIGKILL (the final state is `Shutoff{Destroyed}`); `screenshot` fails with "No graphics
 //! devices are present." when the VMI has no graphics device; `forward-port` answers a
 //! loopback port (`127.0.0.1:<hostPort>`) that QEMU's user-mode network of the first

@@ -237,6 +237,14 @@ impl QmpClient {
         self.execute("system_reset", None).await.map(drop)
     }
 
+    /// `set-action` of the shutdown action: `poweroff` (QEMU's default: a guest power-off ends
+    /// QEMU) or `pause` (QEMU stops the vCPUs in the `shutdown` run state and stays).
+    pub async fn set_shutdown_action(&self, action: &str) -> Result<(), QmpError> {
+        self.execute("set-action", Some(json!({"shutdown": action})))
+            .await
+            .map(drop)
+    }
+
     /// `quit`: QEMU exits at once. A connection closed before the reply counts as success.
     pub async fn quit(&self) -> Result<(), QmpError> {
         match self.execute("quit", None).await {

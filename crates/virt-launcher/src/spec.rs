@@ -36,6 +36,11 @@ pub const QEMU_LOG: &str = "qemu.log";
 /// The writable copy of the OVMF variable store of an EFI guest.
 pub const EFI_VARS: &str = "efivars.fd";
 
+/// VMI annotation (upstream's `FuncTestLauncherFailFastAnnotation`, used by functional tests
+/// of crash loops): the launcher starts QEMU, then crashes at once, taking QEMU with it and
+/// leaving no final state behind, as a virt-launcher pod whose process died.
+pub const FAIL_FAST_ANNOTATION: &str = "kubevirt.io/func-test-virt-launcher-fail-fast";
+
 /// Hardware acceleration used by QEMU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

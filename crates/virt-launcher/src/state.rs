@@ -129,7 +129,8 @@ pub struct EndFacts {
     pub killed_by_launcher: bool,
     /// A `GUEST_PANICKED` event arrived.
     pub guest_panicked: bool,
-    /// The `reason` of the last `SHUTDOWN` event (`guest-shutdown`, `guest-panic`, ...).
+    /// The `reason` of the first `SHUTDOWN` event that ended the guest (`guest-shutdown`,
+    /// `guest-panic`, ...); a later one (QEMU told to quit after it) does not replace it.
     pub shutdown_reason: Option<String>,
 }
 

@@ -252,6 +252,150 @@ async fn reboot_policy_terminate_turns_a_reset_into_the_end() {
     );
 }
 
+/// Waits until the guest's shell answers on a console session (its acpid runs by then).
+async fn wait_shell(client: &LauncherClient, tag: &str) {
+    let mut console = client.console().await.unwrap();
+    console
+        .write_all(format!("echo {tag}-$((40+2))\n").as_bytes())
+        .await
+        .unwrap();
+    read_until(&mut console, &format!("{tag}-42")).await;
+}
+
+/// Presses for a soft reboot until the guest's acpid reports the power button (a press made
+/// while the guest's input devices are still being opened is lost, as on real hardware).
+async fn soft_reboot(run: &RunDir, client: &LauncherClient, from: usize) {
+    let deadline = tokio::time::Instant::now() + BOOT_TIMEOUT;
+    loop {
+        client.reboot().await.unwrap();
+        for _ in 0..100 {
+            if run.serial_log()[from..].contains("power button pressed") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the guest never saw the power button:\n{}",
+            run.serial_log()
+        );
+    }
+}
+
+/// Presses the power button until the guest ends; its final state.
+async fn shut_down(client: &LauncherClient) -> StateFile {
+    let deadline = tokio::time::Instant::now() + BOOT_TIMEOUT;
+    loop {
+        let _ = client.shutdown().await;
+        if let Ok(end) = client.wait_final(Duration::from_secs(10)).await {
+            return end;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the guest did not power off"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_soft_reboot_boots_the_guest_again_in_the_same_qemu() {
+    let run = RunDir::new();
+    let client = booted(&run, &spec("softreboot", json!({}))).await;
+    wait_shell(&client, "before").await;
+    let before = client.info().await.unwrap();
+    let from = run.serial_log().len();
+    soft_reboot(&run, &client, from).await;
+    run.wait_serial(BOOT_MARKER, from);
+    let after = client.info().await.unwrap();
+    assert_eq!(after.state, DomainState::Running);
+    assert_eq!(after.qemu_pid, before.qemu_pid, "the same QEMU process");
+    assert!(virt_launcher::client::is_alive(before.qemu_pid.unwrap()));
+    wait_shell(&client, "after").await;
+
+    // Only the soft reboot's power-off is turned into a reset: a later one ends QEMU.
+    let end = shut_down(&client).await;
+    assert_eq!(
+        end.state,
+        DomainState::Shutoff {
+            reason: ShutoffReason::Shutdown
+        }
+    );
+    assert_eq!(end.message.as_deref(), Some("the guest powered off"));
+    assert_eq!(
+        run.serial_log()[from..].matches(BOOT_MARKER).count(),
+        1,
+        "no boot after the power-off"
+    );
+}
+
+#[tokio::test]
+async fn a_soft_reboot_under_reboot_policy_terminate_ends_the_guest() {
+    let run = RunDir::new();
+    let client = booted(
+        &run,
+        &spec(
+            "softterminate",
+            json!({"domain": {"rebootPolicy": "Terminate"}}),
+        ),
+    )
+    .await;
+    wait_shell(&client, "up").await;
+    soft_reboot(&run, &client, 0).await;
+    let end = client.wait_final(BOOT_TIMEOUT).await.unwrap();
+    assert_eq!(
+        end.state,
+        DomainState::Shutoff {
+            reason: ShutoffReason::Shutdown
+        }
+    );
+    assert_eq!(run.serial_log().matches(BOOT_MARKER).count(), 1);
+}
+
+#[tokio::test]
+async fn a_guest_without_acpi_refuses_a_soft_reboot() {
+    let run = RunDir::new();
+    let client = run
+        .spawn(&spec(
+            "noacpi",
+            json!({"domain": {"features": {"acpi": {"enabled": false}}}}),
+        ))
+        .await;
+    let err = client.reboot().await.unwrap_err();
+    assert!(
+        matches!(&err, ClientError::Refused { message, .. }
+            if message == "VMI neither have the agent connected nor the ACPI feature enabled"),
+        "{err}"
+    );
+    assert!(!client.status().await.unwrap().is_final());
+}
+
+#[tokio::test]
+async fn a_launcher_asked_to_fail_fast_dies_after_starting_qemu_and_reads_as_a_crash() {
+    let run = RunDir::new();
+    let mut spec = spec("failfast", json!({}));
+    spec.vmi.metadata.annotations = Some(
+        [(
+            virt_launcher::spec::FAIL_FAST_ANNOTATION.to_string(),
+            String::new(),
+        )]
+        .into(),
+    );
+    let err = LauncherClient::spawn_with(run.path(), &spec, &launcher())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::LaunchFailed(_)), "{err}");
+    let file = StateFile::read(run.path()).unwrap();
+    let qemu = file.qemu_pid.expect("QEMU was started");
+    assert!(!virt_launcher::client::is_alive(qemu), "QEMU is gone");
+    assert!(!file.state.is_final(), "nobody recorded an end");
+    assert_eq!(
+        file.effective_state(),
+        DomainState::Shutoff {
+            reason: ShutoffReason::Crashed
+        }
+    );
+}
+
 #[tokio::test]
 async fn a_guest_that_cannot_start_is_reported_as_failed() {
     let run = RunDir::new();

@@ -8,9 +8,13 @@
 //!
 //! Any failure before QEMU runs is recorded as `Shutoff{Failed}` with a message. SIGTERM to the
 //! launcher kills QEMU and records `Shutoff{Destroyed}`; SIGKILL to the launcher takes QEMU
-//! with it and leaves a non-final `state.json` behind (see [`StateFile::effective_state`]).
+//! with it and leaves a non-final `state.json` behind (see [`StateFile::effective_state`]). So
+//! does a launcher asked to crash ([`spec::FAIL_FAST_ANNOTATION`]) once QMP answers.
+//!
+//! Soft reboots (control `reboot`) are carried out by [`reboot`].
 
 mod console;
+pub mod reboot;
 
 use crate::control::{ControlRequest, ControlResponse};
 use crate::qmp::{QmpClient, QmpEvent};
@@ -22,6 +26,7 @@ use std::collections::HashMap;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -51,6 +56,10 @@ struct Shared {
     pod_netdev: Option<String>,
     /// Guest TCP port → loopback port forwarded to it; kept until QEMU ends.
     forwards: tokio::sync::Mutex<HashMap<u16, u16>>,
+    /// What the control request `reboot` does (see [`reboot`]).
+    soft_reboot: reboot::SoftReboot,
+    /// A soft reboot waits for the guest to power off.
+    reboot_pending: AtomicBool,
 }
 
 impl Shared {
@@ -72,6 +81,11 @@ impl Shared {
 
     async fn refresh_from_qmp(&self) {
         if let Ok(status) = self.qmp.query_status().await {
+            // A live QEMU in the shutdown state is in the middle of a soft reboot (or about to
+            // be told to quit): its end, if it comes, is recorded when QEMU exits.
+            if status.status == "shutdown" {
+                return;
+            }
             self.set_state(DomainState::from_run_state(&status.status));
         }
     }
@@ -162,6 +176,16 @@ pub async fn run(run_dir: &Path) -> Result<StateFile, SupervisorError> {
         }
     };
 
+    if simulates_crash(&spec) {
+        tracing::error!(
+            "simulated crash ({}): QEMU is killed",
+            spec::FAIL_FAST_ANNOTATION
+        );
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+        return Err(SupervisorError::Launch("simulated crash".into()));
+    }
+
     let devices = &spec.vmi.spec.domain.devices;
     let mut console_done = None;
     if devices.autoattach_serial_console != Some(false) {
@@ -195,6 +219,8 @@ pub async fn run(run_dir: &Path) -> Result<StateFile, SupervisorError> {
         graphics: devices.autoattach_graphics_device != Some(false),
         pod_netdev: crate::qemu::pod_netdev_id(&spec.vmi),
         forwards: tokio::sync::Mutex::new(HashMap::new()),
+        soft_reboot: reboot::SoftReboot::of(&spec.vmi),
+        reboot_pending: AtomicBool::new(false),
     });
     shared.refresh_from_qmp().await;
 
@@ -223,9 +249,11 @@ pub async fn run(run_dir: &Path) -> Result<StateFile, SupervisorError> {
                 match event {
                     QmpEvent::Stop => shared.refresh_from_qmp().await,
                     QmpEvent::Resume => shared.set_state(DomainState::Running),
-                    QmpEvent::Shutdown { reason, .. } => {
-                        shared.facts.lock().expect("lock").shutdown_reason = Some(reason);
+                    // The power-off of a soft reboot is not the guest's end.
+                    QmpEvent::Shutdown { reason, .. } if !reboot::on_shutdown(&shared, &reason).await => {
+                        shared.facts.lock().expect("lock").shutdown_reason.get_or_insert(reason);
                     }
+                    QmpEvent::Reset { .. } => reboot::on_reset(&shared).await,
                     QmpEvent::GuestPanicked { .. } => {
                         shared.facts.lock().expect("lock").guest_panicked = true;
                     }
@@ -238,7 +266,9 @@ pub async fn run(run_dir: &Path) -> Result<StateFile, SupervisorError> {
     while let Ok(event) = events.try_recv() {
         let mut facts = shared.facts.lock().expect("lock");
         match event {
-            QmpEvent::Shutdown { reason, .. } => facts.shutdown_reason = Some(reason),
+            QmpEvent::Shutdown { reason, .. } => {
+                facts.shutdown_reason.get_or_insert(reason);
+            }
             QmpEvent::GuestPanicked { .. } => facts.guest_panicked = true,
             _ => {}
         }
@@ -277,6 +307,16 @@ pub async fn run(run_dir: &Path) -> Result<StateFile, SupervisorError> {
         let _ = std::fs::remove_file(run_dir.join(name));
     }
     Ok(final_file)
+}
+
+/// True when the VMI asks the launcher to crash right after QEMU started
+/// ([`spec::FAIL_FAST_ANNOTATION`]).
+fn simulates_crash(spec: &LaunchSpec) -> bool {
+    spec.vmi
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(spec::FAIL_FAST_ANNOTATION))
 }
 
 /// Copies the OVMF variable template for an EFI guest when its variable store is missing.
@@ -412,15 +452,14 @@ async fn handle(shared: &Shared, request: ControlRequest) -> ControlResponse {
                 shared.refresh_from_qmp().await;
             }
             ControlRequest::Shutdown => {
+                reboot::cancel(shared).await;
                 shared
                     .qmp
                     .system_powerdown()
                     .await
                     .map_err(|e| e.to_string())?;
             }
-            ControlRequest::Reboot => {
-                shared.qmp.system_reset().await.map_err(|e| e.to_string())?;
-            }
+            ControlRequest::Reboot => reboot::request(shared).await?,
             ControlRequest::Reset => {
                 shared.qmp.system_reset().await.map_err(|e| e.to_string())?;
             }
