@@ -51,6 +51,37 @@ pub(super) fn err(message: String) -> CommandError {
     CommandError::Failed(message)
 }
 
+/// The `src` parameter of a `--flag` value, which must be given.
+fn required_src(flag: &str, p: &params::Params) -> Result<String, CommandError> {
+    let src = p.str("src");
+    if src.is_empty() {
+        return Err(err(flag_err(flag, "src must be specified")));
+    }
+    Ok(src)
+}
+
+/// The name `src` gives of an object in the VM's own namespace (`what` names its kind in the
+/// error when `src` is `namespace/name`).
+fn local_name(flag: &str, src: &str, what: &str) -> Result<String, CommandError> {
+    let (namespace, name) =
+        split_prefixed_name(src).map_err(|e| err(flag_err(flag, format!("src invalid: {e}"))))?;
+    if !namespace.is_empty() {
+        return Err(err(flag_err(
+            flag,
+            format!("not allowed to specify namespace of {what} \"{name}\""),
+        )));
+    }
+    Ok(name)
+}
+
+/// Refuses a volume name that is not a DNS-1123 label.
+fn check_volume_name(flag: &str, name: &str) -> Result<(), CommandError> {
+    match params::dns1123_label_errors(name) {
+        Some(e) => Err(err(flag_err(flag, format!("invalid name \"{name}\": {e}")))),
+        None => Ok(()),
+    }
+}
+
 impl Builder {
     /// A builder for the flags `a`, of which `changed` were given; `namespace` is `-n`.
     pub fn new(a: CreateVmArgs, changed: BTreeSet<String>, namespace: Option<String>) -> Self {
@@ -250,17 +281,12 @@ impl Builder {
             .to_owned();
         for (i, value) in self.a.volume_containerdisk.clone().iter().enumerate() {
             let p = params::map(FLAG, value, params::VOLUME_SOURCE).map_err(err)?;
-            let src = p.str("src");
-            if src.is_empty() {
-                return Err(err(flag_err(FLAG, "src must be specified")));
-            }
+            let src = required_src(FLAG, &p)?;
             let mut name = p.str("name");
             if name.is_empty() {
                 name = format!("{vm_name}-containerdisk-{i}");
             }
-            if let Some(e) = params::dns1123_label_errors(&name) {
-                return Err(err(flag_err(FLAG, format!("invalid name \"{name}\": {e}"))));
-            }
+            check_volume_name(FLAG, &name)?;
             self.volume_should_not_exist(FLAG, &name)?;
             self.add_volume(json!({"name": name, "containerDisk": {"image": src}}));
             self.add_disk_with_boot_order(FLAG, &name, p.uint("bootorder"))?;
@@ -272,25 +298,12 @@ impl Builder {
         const FLAG: &str = "volume-pvc";
         for value in self.a.volume_pvc.clone() {
             let p = params::map(FLAG, &value, params::VOLUME_SOURCE).map_err(err)?;
-            let src = p.str("src");
-            if src.is_empty() {
-                return Err(err(flag_err(FLAG, "src must be specified")));
-            }
-            let (namespace, claim) = split_prefixed_name(&src)
-                .map_err(|e| err(flag_err(FLAG, format!("src invalid: {e}"))))?;
-            if !namespace.is_empty() {
-                return Err(err(flag_err(
-                    FLAG,
-                    format!("not allowed to specify namespace of pvc \"{claim}\""),
-                )));
-            }
+            let claim = local_name(FLAG, &required_src(FLAG, &p)?, "pvc")?;
             let mut name = p.str("name");
             if name.is_empty() {
                 name = claim.clone();
             }
-            if let Some(e) = params::dns1123_label_errors(&name) {
-                return Err(err(flag_err(FLAG, format!("invalid name \"{name}\": {e}"))));
-            }
+            check_volume_name(FLAG, &name)?;
             self.volume_should_not_exist(FLAG, &name)?;
             self.add_volume(json!({"name": name, "persistentVolumeClaim": {"claimName": claim}}));
             self.add_disk_with_boot_order(FLAG, &name, p.uint("bootorder"))?;
@@ -322,18 +335,8 @@ impl Builder {
     fn with_sysprep_volume(&mut self) -> Result<(), CommandError> {
         const FLAG: &str = "volume-sysprep";
         let p = params::map(FLAG, &self.a.volume_sysprep.clone(), params::SYSPREP).map_err(err)?;
-        let src = p.str("src");
-        if src.is_empty() {
-            return Err(err(flag_err(FLAG, "src must be specified")));
-        }
-        let (namespace, name) = split_prefixed_name(&src)
-            .map_err(|e| err(flag_err(FLAG, format!("src invalid: {e}"))))?;
-        if !namespace.is_empty() {
-            return Err(err(flag_err(
-                FLAG,
-                format!("not allowed to specify namespace of configmap or secret \"{name}\""),
-            )));
-        }
+        let src = required_src(FLAG, &p)?;
+        local_name(FLAG, &src, "configmap or secret")?;
         let mut kind = p.str("type");
         if kind.is_empty() {
             kind = "configmap".into();
@@ -385,9 +388,7 @@ impl Builder {
         name: &str,
     ) -> Result<(), CommandError> {
         const FLAG: &str = "volume-import";
-        if let Some(e) = params::dns1123_label_errors(name) {
-            return Err(err(flag_err(FLAG, format!("invalid name \"{name}\": {e}"))));
-        }
+        check_volume_name(FLAG, name)?;
         self.volume_should_not_exist(FLAG, name)?;
         spec["storage"] = if size.is_empty() {
             json!({"resources": {}})
@@ -413,18 +414,8 @@ impl Builder {
         const FLAG: &str = "access-cred";
         for value in self.a.access_cred.clone() {
             let p = params::map(FLAG, &value, params::ACCESS_CREDENTIAL).map_err(err)?;
-            let src = p.str("src");
-            if src.is_empty() {
-                return Err(err(flag_err(FLAG, "src must be specified")));
-            }
-            let (namespace, name) = split_prefixed_name(&src)
-                .map_err(|e| err(flag_err(FLAG, format!("src invalid: {e}"))))?;
-            if !namespace.is_empty() {
-                return Err(err(flag_err(
-                    FLAG,
-                    format!("not allowed to specify namespace of secret \"{name}\""),
-                )));
-            }
+            let src = required_src(FLAG, &p)?;
+            local_name(FLAG, &src, "secret")?;
             let kind = p.str("type");
             let credential = match kind.to_lowercase().as_str() {
                 "ssh" | "" => self.ssh_credential(&p, &src)?,

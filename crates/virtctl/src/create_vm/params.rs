@@ -25,99 +25,99 @@ impl Kind {
     }
 }
 
-/// The parameters a flag accepts, in upstream's order.
-pub type Spec = &'static [(&'static str, Kind)];
+/// A list of parameters.
+type Group = &'static [(&'static str, Kind)];
 
-pub const VOLUME_SOURCE: Spec = &[
+/// The parameters a flag accepts, in upstream's order: groups read one after the other.
+pub type Spec = &'static [Group];
+
+/// The parameters every `--volume-import` source but `pvc`, `snapshot` and `ds` ends with (its
+/// embedded base in upstream).
+const IMPORT_BASE: Group = &[
+    ("size", Kind::Quantity),
+    ("type", Kind::Str),
+    ("name", Kind::Str),
+    ("bootorder", Kind::Uint),
+];
+
+pub const VOLUME_SOURCE: Spec = &[&[
     ("name", Kind::Str),
     ("src", Kind::Str),
     ("bootorder", Kind::Uint),
-];
-pub const SYSPREP: Spec = &[("src", Kind::Str), ("type", Kind::Str)];
-pub const ACCESS_CREDENTIAL: Spec = &[
+]];
+pub const SYSPREP: Spec = &[&[("src", Kind::Str), ("type", Kind::Str)]];
+pub const ACCESS_CREDENTIAL: Spec = &[&[
     ("type", Kind::Str),
     ("src", Kind::Str),
     ("method", Kind::Str),
     ("user", Kind::Str),
-];
-pub const DATA_VOLUME_SOURCE: Spec = &[
+]];
+pub const DATA_VOLUME_SOURCE: Spec = &[&[
     ("name", Kind::Str),
     ("src", Kind::Str),
     ("size", Kind::Quantity),
     ("type", Kind::Str),
     ("bootorder", Kind::Uint),
-];
-pub const BLANK: Spec = &[
-    ("size", Kind::Quantity),
-    ("type", Kind::Str),
-    ("name", Kind::Str),
-    ("bootorder", Kind::Uint),
-];
-pub const GCS: Spec = &[
-    ("secretref", Kind::Str),
-    ("url", Kind::Str),
-    ("size", Kind::Quantity),
-    ("type", Kind::Str),
-    ("name", Kind::Str),
-    ("bootorder", Kind::Uint),
-];
+]];
+pub const BLANK: Spec = &[IMPORT_BASE];
+pub const GCS: Spec = &[&[("secretref", Kind::Str), ("url", Kind::Str)], IMPORT_BASE];
 pub const HTTP: Spec = &[
-    ("certconfigmap", Kind::Str),
-    ("extraheaders", Kind::StrList),
-    ("secretextraheaders", Kind::StrList),
-    ("secretref", Kind::Str),
-    ("url", Kind::Str),
-    ("size", Kind::Quantity),
-    ("type", Kind::Str),
-    ("name", Kind::Str),
-    ("bootorder", Kind::Uint),
+    &[
+        ("certconfigmap", Kind::Str),
+        ("extraheaders", Kind::StrList),
+        ("secretextraheaders", Kind::StrList),
+        ("secretref", Kind::Str),
+        ("url", Kind::Str),
+    ],
+    IMPORT_BASE,
 ];
 pub const IMAGEIO: Spec = &[
-    ("certconfigmap", Kind::Str),
-    ("diskid", Kind::Str),
-    ("secretref", Kind::Str),
-    ("url", Kind::Str),
-    ("size", Kind::Quantity),
-    ("type", Kind::Str),
-    ("name", Kind::Str),
-    ("bootorder", Kind::Uint),
+    &[
+        ("certconfigmap", Kind::Str),
+        ("diskid", Kind::Str),
+        ("secretref", Kind::Str),
+        ("url", Kind::Str),
+    ],
+    IMPORT_BASE,
 ];
 pub const REGISTRY: Spec = &[
-    ("certconfigmap", Kind::Str),
-    ("imagestream", Kind::Str),
-    ("pullmethod", Kind::Str),
-    ("secretref", Kind::Str),
-    ("url", Kind::Str),
-    ("size", Kind::Quantity),
-    ("type", Kind::Str),
-    ("name", Kind::Str),
-    ("bootorder", Kind::Uint),
+    &[
+        ("certconfigmap", Kind::Str),
+        ("imagestream", Kind::Str),
+        ("pullmethod", Kind::Str),
+        ("secretref", Kind::Str),
+        ("url", Kind::Str),
+    ],
+    IMPORT_BASE,
 ];
 pub const S3: Spec = &[
-    ("certconfigmap", Kind::Str),
-    ("secretref", Kind::Str),
-    ("url", Kind::Str),
-    ("size", Kind::Quantity),
-    ("type", Kind::Str),
-    ("name", Kind::Str),
-    ("bootorder", Kind::Uint),
+    &[
+        ("certconfigmap", Kind::Str),
+        ("secretref", Kind::Str),
+        ("url", Kind::Str),
+    ],
+    IMPORT_BASE,
 ];
 pub const VDDK: Spec = &[
-    ("backingfile", Kind::Str),
-    ("initimageurl", Kind::Str),
-    ("secretref", Kind::Str),
-    ("thumbprint", Kind::Str),
-    ("url", Kind::Str),
-    ("uuid", Kind::Str),
-    ("size", Kind::Quantity),
-    ("type", Kind::Str),
-    ("name", Kind::Str),
-    ("bootorder", Kind::Uint),
+    &[
+        ("backingfile", Kind::Str),
+        ("initimageurl", Kind::Str),
+        ("secretref", Kind::Str),
+        ("thumbprint", Kind::Str),
+        ("url", Kind::Str),
+        ("uuid", Kind::Str),
+    ],
+    IMPORT_BASE,
 ];
+
+/// Every parameter of `spec`, in order.
+fn all(spec: Spec) -> impl Iterator<Item = &'static (&'static str, Kind)> {
+    spec.iter().flat_map(|group| group.iter())
+}
 
 /// `name:type,...` as the help lists it.
 pub fn supported(spec: Spec) -> String {
-    spec.iter()
+    all(spec)
         .map(|(name, kind)| format!("{name}:{}", kind.name()))
         .collect::<Vec<_>>()
         .join(",")
@@ -184,7 +184,7 @@ fn split(params: &str) -> Result<BTreeMap<String, String>, String> {
 pub fn map(flag: &str, params: &str, spec: Spec) -> Result<Params, String> {
     let mut raw = split(params).map_err(|e| flag_err(flag, e))?;
     let mut out = BTreeMap::new();
-    for (name, kind) in spec {
+    for (name, kind) in all(spec) {
         let Some(value) = raw.remove(*name) else {
             continue;
         };
@@ -279,6 +279,10 @@ mod tests {
             "name:string,src:string,size:resource.Quantity,type:string,bootorder:uint"
         );
         assert!(supported(HTTP).contains("extraheaders:[]string"));
+        assert_eq!(
+            supported(GCS),
+            "secretref:string,url:string,size:resource.Quantity,type:string,name:string,bootorder:uint"
+        );
     }
 
     #[test]

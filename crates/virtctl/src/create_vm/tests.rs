@@ -158,6 +158,35 @@ fn volumes_get_default_names_and_boot_orders() {
 }
 
 #[test]
+fn sources_must_be_given_and_stay_in_the_vm_namespace() {
+    let fails = |flag: &str| build(&[flag], None).unwrap_err();
+    assert_eq!(
+        fails("--volume-containerdisk=name:c"),
+        "failed to parse \"--volume-containerdisk\" flag: src must be specified"
+    );
+    assert_eq!(
+        fails("--volume-containerdisk=src:img,name:Bad_Name"),
+        "failed to parse \"--volume-containerdisk\" flag: invalid name \"Bad_Name\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+    );
+    assert_eq!(
+        fails("--volume-sysprep=src:ns/unattend"),
+        "failed to parse \"--volume-sysprep\" flag: not allowed to specify namespace of configmap or secret \"unattend\""
+    );
+    assert_eq!(
+        fails("--access-cred=src:ns/keys"),
+        "failed to parse \"--access-cred\" flag: not allowed to specify namespace of secret \"keys\""
+    );
+    assert_eq!(
+        fails("--access-cred=src:a/b/c"),
+        "failed to parse \"--access-cred\" flag: src invalid: invalid count 2 of slashes in prefix/name"
+    );
+    assert_eq!(
+        fails("--volume-pvc=bootorder:1"),
+        "failed to parse \"--volume-pvc\" flag: src must be specified"
+    );
+}
+
+#[test]
 fn imported_volumes_become_data_volume_templates() {
     let v = vm(&["--volume-import=type:ds,src:os/fedora,size:50Gi,name:root"]);
     assert_eq!(
