@@ -24,6 +24,56 @@ fn shown(spec: &VirtualMachineInstanceSpec, requests: bool, name: &str) -> Strin
         .unwrap_or_else(|| "0".into())
 }
 
+/// The request and limit of `resource`, compared by `amount`: neither may be negative, a
+/// non-negative request must not be below the floor `too_small` names, if any, and a request
+/// must not exceed a set limit.
+fn validate_request_and_limit(
+    field: &Path,
+    spec: &VirtualMachineInstanceSpec,
+    resource: &str,
+    amount: fn(Quantity) -> i64,
+    too_small: impl Fn(Quantity) -> Option<&'static str>,
+) -> Vec<Cause> {
+    let mut causes = Vec::new();
+    let req_path = field.children(&["domain", "resources", "requests", resource]);
+    let lim_path = field.children(&["domain", "resources", "limits", resource]);
+    let (req, lim) = (request(spec, resource), limit(spec, resource));
+    let floor = if amount(req) < 0 {
+        Some("0")
+    } else {
+        too_small(req)
+    };
+    if let Some(floor) = floor {
+        causes.push(field::invalid(
+            &req_path,
+            format!(
+                "{req_path} '{}': must be greater than or equal to {floor}.",
+                shown(spec, true, resource)
+            ),
+        ));
+    }
+    if amount(lim) < 0 {
+        causes.push(field::invalid(
+            &lim_path,
+            format!(
+                "{lim_path} '{}': must be greater than or equal to 0.",
+                shown(spec, false, resource)
+            ),
+        ));
+    }
+    if amount(lim) > 0 && amount(req) > amount(lim) {
+        causes.push(field::invalid(
+            &req_path,
+            format!(
+                "{req_path} '{}' is greater than {lim_path} '{}'",
+                shown(spec, true, resource),
+                shown(spec, false, resource)
+            ),
+        ));
+    }
+    causes
+}
+
 pub fn validate_names(field: &Path, spec: &VirtualMachineInstanceSpec) -> Vec<Cause> {
     let mut causes = Vec::new();
     if let Some(h) = spec.hostname.as_deref().filter(|h| !h.is_empty()) {
@@ -60,47 +110,12 @@ pub fn validate_memory(
     spec: &VirtualMachineInstanceSpec,
     config: &ClusterConfig,
 ) -> Vec<Cause> {
-    let mut causes = Vec::new();
+    let mut causes = validate_request_and_limit(field, spec, "memory", Quantity::value, |req| {
+        (req.value() > 0 && req.cmp_value(Quantity::from_value(1_000_000)).is_lt()).then_some("1M")
+    });
     let req_path = field.children(&["domain", "resources", "requests", "memory"]);
     let lim_path = field.children(&["domain", "resources", "limits", "memory"]);
-    let req = request(spec, "memory");
-    let lim = limit(spec, "memory");
-    if req.value() < 0 {
-        causes.push(field::invalid(
-            &req_path,
-            format!(
-                "{req_path} '{}': must be greater than or equal to 0.",
-                shown(spec, true, "memory")
-            ),
-        ));
-    } else if req.value() > 0 && req.cmp_value(Quantity::from_value(1_000_000)).is_lt() {
-        causes.push(field::invalid(
-            &req_path,
-            format!(
-                "{req_path} '{}': must be greater than or equal to 1M.",
-                shown(spec, true, "memory")
-            ),
-        ));
-    }
-    if lim.value() < 0 {
-        causes.push(field::invalid(
-            &lim_path,
-            format!(
-                "{lim_path} '{}': must be greater than or equal to 0.",
-                shown(spec, false, "memory")
-            ),
-        ));
-    }
-    if lim.value() > 0 && req.value() > lim.value() {
-        causes.push(field::invalid(
-            &req_path,
-            format!(
-                "{req_path} '{}' is greater than {lim_path} '{}'",
-                shown(spec, true, "memory"),
-                shown(spec, false, "memory")
-            ),
-        ));
-    }
+    let (req, lim) = (request(spec, "memory"), limit(spec, "memory"));
     let memory = spec.domain.memory.as_ref();
     if let Some(hp) = memory.and_then(|m| m.hugepages.as_ref()) {
         let page_path = field.children(&["domain", "memory", "hugepages", "pageSize"]);
@@ -210,38 +225,11 @@ pub fn validate_cpu(
     spec: &VirtualMachineInstanceSpec,
     config: &ClusterConfig,
 ) -> Vec<Cause> {
-    let mut causes = Vec::new();
+    let mut causes =
+        validate_request_and_limit(field, spec, "cpu", Quantity::milli_value, |_| None);
     let req_path = field.children(&["domain", "resources", "requests", "cpu"]);
     let lim_path = field.children(&["domain", "resources", "limits", "cpu"]);
     let (req, lim) = (request(spec, "cpu"), limit(spec, "cpu"));
-    if req.milli_value() < 0 {
-        causes.push(field::invalid(
-            &req_path,
-            format!(
-                "{req_path} '{}': must be greater than or equal to 0.",
-                shown(spec, true, "cpu")
-            ),
-        ));
-    }
-    if lim.milli_value() < 0 {
-        causes.push(field::invalid(
-            &lim_path,
-            format!(
-                "{lim_path} '{}': must be greater than or equal to 0.",
-                shown(spec, false, "cpu")
-            ),
-        ));
-    }
-    if lim.milli_value() > 0 && req.milli_value() > lim.milli_value() {
-        causes.push(field::invalid(
-            &req_path,
-            format!(
-                "{req_path} '{}' is greater than {lim_path} '{}'",
-                shown(spec, true, "cpu"),
-                shown(spec, false, "cpu")
-            ),
-        ));
-    }
     let cpu = spec.domain.cpu.as_ref();
     let dedicated = cpu.is_some_and(|c| c.dedicated_cpu_placement == Some(true));
     let dedicated_path = field.children(&["domain", "cpu", "dedicatedCpuPlacement"]);

@@ -453,72 +453,90 @@ pub fn validate_volumes(field: &Path, volumes: &[Volume], config: &ClusterConfig
     causes
 }
 
+/// How one kind of cloud-init data (user or network data) is checked and worded.
+struct DataRule {
+    /// The base64 field, e.g. `userDataBase64`.
+    base64_field: &'static str,
+    /// The message (after the source's path) when more than one source is set.
+    many_sources: &'static str,
+    /// The name in the size message, e.g. `userdata`.
+    what: &'static str,
+    /// The secret reference field suggested for larger data.
+    secret_ref: &'static str,
+    max_len: usize,
+}
+
+const USER_DATA: DataRule = DataRule {
+    base64_field: "userDataBase64",
+    many_sources: "must have only one userdatasource set.",
+    what: "userdata",
+    secret_ref: "UserDataSecretRef",
+    max_len: CLOUD_INIT_USER_MAX_LEN,
+};
+
+const NETWORK_DATA: DataRule = DataRule {
+    base64_field: "networkDataBase64",
+    many_sources: "must have only one networkdata source set.",
+    what: "networkdata",
+    secret_ref: "NetworkDataSecretRef",
+    max_len: CLOUD_INIT_NETWORK_MAX_LEN,
+};
+
+/// Checks one kind of data of the cloud-init source `kind` (at most one source, valid base64,
+/// within the size limit) and returns how many sources are set.
+fn validate_cloud_init_data(
+    at: &Path,
+    kind: &str,
+    rule: &DataRule,
+    (secret, b64, text): (bool, &str, &str),
+    causes: &mut Vec<Cause>,
+) -> usize {
+    let src = at.child(kind);
+    let (mut len, mut sources) = (0, usize::from(secret));
+    if !b64.is_empty() {
+        sources += 1;
+        match base64::engine::general_purpose::STANDARD.decode(b64) {
+            Ok(d) => len = d.len(),
+            Err(_) => {
+                let p = at.children(&[kind, rule.base64_field]);
+                causes.push(field::invalid(
+                    &p,
+                    format!(
+                        "{p}.{kind}.{} is not a valid base64 value.",
+                        rule.base64_field
+                    ),
+                ));
+            }
+        }
+    }
+    if !text.is_empty() {
+        sources += 1;
+        len = text.len();
+    }
+    if sources > 1 {
+        causes.push(field::invalid(&src, format!("{src} {}", rule.many_sources)));
+    }
+    if len > rule.max_len {
+        causes.push(field::invalid(
+            &src,
+            format!(
+                "{src} {} exceeds {} byte limit. Should use {} for larger data.",
+                rule.what, rule.max_len, rule.secret_ref
+            ),
+        ));
+    }
+    sources
+}
+
 fn validate_cloud_init(at: &Path, ci: CloudInit<'_>) -> Vec<Cause> {
     let (kind, user_secret, user_b64, user_data, net_secret, net_b64, net_data) = ci;
     let mut causes = Vec::new();
-    let src = at.child(kind);
-    let decode = |s: &str| base64::engine::general_purpose::STANDARD.decode(s);
-    let (mut user_len, mut user_sources) = (0, usize::from(user_secret));
-    if !user_b64.is_empty() {
-        user_sources += 1;
-        match decode(user_b64) {
-            Ok(d) => user_len = d.len(),
-            Err(_) => {
-                let p = at.children(&[kind, "userDataBase64"]);
-                causes.push(field::invalid(
-                    &p,
-                    format!("{p}.{kind}.userDataBase64 is not a valid base64 value."),
-                ));
-            }
-        }
-    }
-    if !user_data.is_empty() {
-        user_sources += 1;
-        user_len = user_data.len();
-    }
-    if user_sources > 1 {
-        causes.push(field::invalid(
-            &src,
-            format!("{src} must have only one userdatasource set."),
-        ));
-    }
-    if user_len > CLOUD_INIT_USER_MAX_LEN {
-        causes.push(field::invalid(
-            &src,
-            format!("{src} userdata exceeds {CLOUD_INIT_USER_MAX_LEN} byte limit. Should use UserDataSecretRef for larger data."),
-        ));
-    }
-    let (mut net_len, mut net_sources) = (0, usize::from(net_secret));
-    if !net_b64.is_empty() {
-        net_sources += 1;
-        match decode(net_b64) {
-            Ok(d) => net_len = d.len(),
-            Err(_) => {
-                let p = at.children(&[kind, "networkDataBase64"]);
-                causes.push(field::invalid(
-                    &p,
-                    format!("{p}.{kind}.networkDataBase64 is not a valid base64 value."),
-                ));
-            }
-        }
-    }
-    if !net_data.is_empty() {
-        net_sources += 1;
-        net_len = net_data.len();
-    }
-    if net_sources > 1 {
-        causes.push(field::invalid(
-            &src,
-            format!("{src} must have only one networkdata source set."),
-        ));
-    }
-    if net_len > CLOUD_INIT_NETWORK_MAX_LEN {
-        causes.push(field::invalid(
-            &src,
-            format!("{src} networkdata exceeds {CLOUD_INIT_NETWORK_MAX_LEN} byte limit. Should use NetworkDataSecretRef for larger data."),
-        ));
-    }
+    let user = (user_secret, user_b64, user_data);
+    let user_sources = validate_cloud_init_data(at, kind, &USER_DATA, user, &mut causes);
+    let network = (net_secret, net_b64, net_data);
+    let net_sources = validate_cloud_init_data(at, kind, &NETWORK_DATA, network, &mut causes);
     if user_sources == 0 && net_sources == 0 {
+        let src = at.child(kind);
         causes.push(field::invalid(
             &src,
             format!("{src} must have at least one userdatasource or one networkdatasource set."),

@@ -165,6 +165,26 @@ fn volume_rules() {
             "spec.volumes[0].cloudInitNoCloud.userDataBase64.cloudInitNoCloud.userDataBase64 is not a valid base64 value.",
         ),
         (
+            json!([{"name": "v", "cloudInitConfigDrive": {"networkData": long}}]),
+            "spec.volumes[0].cloudInitConfigDrive",
+            "spec.volumes[0].cloudInitConfigDrive networkdata exceeds 2048 byte limit. Should use NetworkDataSecretRef for larger data.",
+        ),
+        (
+            json!([{"name": "v", "cloudInitNoCloud": {"networkData": "n", "networkDataBase64": "bg=="}}]),
+            "spec.volumes[0].cloudInitNoCloud",
+            "spec.volumes[0].cloudInitNoCloud must have only one networkdata source set.",
+        ),
+        (
+            json!([{"name": "v", "cloudInitNoCloud": {"userData": "u", "secretRef": {"name": "s"}}}]),
+            "spec.volumes[0].cloudInitNoCloud",
+            "spec.volumes[0].cloudInitNoCloud must have only one userdatasource set.",
+        ),
+        (
+            json!([{"name": "v", "cloudInitNoCloud": {"networkDataBase64": "!!!"}}]),
+            "spec.volumes[0].cloudInitNoCloud.networkDataBase64",
+            "spec.volumes[0].cloudInitNoCloud.networkDataBase64.cloudInitNoCloud.networkDataBase64 is not a valid base64 value.",
+        ),
+        (
             json!([{"name": "v", "cloudInitConfigDrive": {}}]),
             "spec.volumes[0].cloudInitConfigDrive",
             "spec.volumes[0].cloudInitConfigDrive must have at least one userdatasource or one networkdatasource set.",
@@ -202,6 +222,21 @@ fn memory_rules() {
             json!({"requests": {"memory": "128Mi"}, "limits": {"memory": "64Mi"}}),
             "spec.domain.resources.requests.memory",
             "spec.domain.resources.requests.memory '128Mi' is greater than spec.domain.resources.limits.memory '64Mi'",
+        ),
+        (
+            json!({"limits": {"memory": "-1"}}),
+            "spec.domain.resources.limits.memory",
+            "spec.domain.resources.limits.memory '-1': must be greater than or equal to 0.",
+        ),
+        (
+            json!({"requests": {"cpu": "-1"}}),
+            "spec.domain.resources.requests.cpu",
+            "spec.domain.resources.requests.cpu '-1': must be greater than or equal to 0.",
+        ),
+        (
+            json!({"limits": {"cpu": "-500m"}}),
+            "spec.domain.resources.limits.cpu",
+            "spec.domain.resources.limits.cpu '-500m': must be greater than or equal to 0.",
         ),
         (
             json!({"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}),
