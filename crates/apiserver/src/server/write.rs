@@ -578,28 +578,13 @@ impl Api {
                     .pointer("/spec/replicas")
                     .cloned()
                     .unwrap_or(Value::Null);
-                let new = set_spec_replicas(scope, versioned, replicas)?;
-                let new = self.to_storage(scope, new)?;
                 match self
-                    .write_update(
-                        scope,
-                        name,
-                        Sub::Main,
-                        &current,
-                        new,
-                        opts,
-                        user,
-                        user_agent,
-                        vec![],
+                    .write_replicas(
+                        scope, name, &current, versioned, replicas, opts, user, user_agent,
                     )
                     .await
                 {
-                    Ok(o) => {
-                        return Ok(Outcome {
-                            object: scale_of(scope, &o.object)?,
-                            ..o
-                        });
-                    }
+                    Ok(o) => return Ok(o),
                     Err(WriteError::Conflict) => continue,
                     Err(WriteError::Api(e)) => return Err(e),
                 }
@@ -670,6 +655,40 @@ impl Api {
         Ok(out)
     }
 
+    /// Stores `versioned` (the client's form of `current`) with `spec.replicas` set to
+    /// `replicas`, answering with the Scale of the result.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_replicas(
+        &self,
+        scope: &Scope,
+        name: &str,
+        current: &KeyValue,
+        versioned: Value,
+        replicas: Value,
+        opts: &WriteOptions,
+        user: &UserInfo,
+        user_agent: Option<&str>,
+    ) -> Result<Outcome, WriteError> {
+        let new = self.to_storage(scope, set_spec_replicas(scope, versioned, replicas)?)?;
+        let o = self
+            .write_update(
+                scope,
+                name,
+                Sub::Main,
+                current,
+                new,
+                opts,
+                user,
+                user_agent,
+                vec![],
+            )
+            .await?;
+        Ok(Outcome {
+            object: scale_of(scope, &o.object)?,
+            ..o
+        })
+    }
+
     /// PUT on `/scale`.
     async fn update_scale(
         &self,
@@ -690,30 +709,14 @@ impl Api {
                 return Err(ApiError::stale(scope.target(name)));
             }
             let versioned = self.to_client(scope, self.stored(&current)?)?;
-            let new = self.to_storage(
-                scope,
-                set_spec_replicas(scope, versioned, replicas.clone())?,
-            )?;
+            let replicas = replicas.clone();
             match self
-                .write_update(
-                    scope,
-                    name,
-                    Sub::Main,
-                    &current,
-                    new,
-                    opts,
-                    user,
-                    user_agent,
-                    vec![],
+                .write_replicas(
+                    scope, name, &current, versioned, replicas, opts, user, user_agent,
                 )
                 .await
             {
-                Ok(o) => {
-                    return Ok(Outcome {
-                        object: scale_of(scope, &o.object)?,
-                        ..o
-                    });
-                }
+                Ok(o) => return Ok(o),
                 Err(WriteError::Conflict) if expected.is_none() => continue,
                 Err(WriteError::Conflict) => return Err(ApiError::stale(scope.target(name))),
                 Err(WriteError::Api(e)) => return Err(e),
