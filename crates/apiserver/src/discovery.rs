@@ -380,12 +380,7 @@ mod tests {
     }
 
     fn registry() -> Registry {
-        let mut reg = Registry::new();
-        for def in crate::builtin::resources() {
-            reg.register(def).unwrap();
-        }
-        reg.register(ResourceDef::from_crd(&crd()).unwrap())
-            .unwrap();
+        let mut reg = Registry::builtin_with_crds(&[crd()]);
         reg.register_plugin_group(PluginGroup {
             group: "sub.example.com".into(),
             versions: vec!["v1".into(), "v1alpha3".into()],

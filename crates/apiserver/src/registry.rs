@@ -453,6 +453,21 @@ impl Registry {
 }
 
 #[cfg(test)]
+impl Registry {
+    /// The built-in resources and the resources of `crds`.
+    pub(crate) fn builtin_with_crds(crds: &[Value]) -> Registry {
+        let mut reg = Registry::new();
+        for def in crate::builtin::resources() {
+            reg.register(def).unwrap();
+        }
+        for crd in crds {
+            reg.register(ResourceDef::from_crd(crd).unwrap()).unwrap();
+        }
+        reg
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;

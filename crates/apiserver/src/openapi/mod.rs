@@ -137,13 +137,7 @@ mod tests {
     }
 
     fn registry() -> Registry {
-        let mut reg = Registry::new();
-        for def in crate::builtin::resources() {
-            reg.register(def).unwrap();
-        }
-        reg.register(ResourceDef::from_crd(&crd()).unwrap())
-            .unwrap();
-        reg
+        Registry::builtin_with_crds(&[crd()])
     }
 
     #[test]
