@@ -30,6 +30,32 @@ fn rename_key(obj: &mut Map<String, Value>, from: &str, to: &str) {
     }
 }
 
+/// Renames the source `from` of every volume to `to`.
+fn rename_volume_sources(spec: &mut Map<String, Value>, from: &str, to: &str) {
+    for v in spec
+        .get_mut("volumes")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object_mut)
+    {
+        rename_key(v, from, to);
+    }
+}
+
+/// The disks of `spec.domain.devices.disks` with their index; entries that are not objects
+/// are skipped.
+fn disks(spec: &mut Map<String, Value>) -> impl Iterator<Item = (usize, &mut Map<String, Value>)> {
+    spec.get_mut("domain")
+        .and_then(|d| d.get_mut("devices"))
+        .and_then(|d| d.get_mut("disks"))
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(i, d)| Some((i, d.as_object_mut()?)))
+}
+
 /// Old shape → v1: each disk takes the name of the volume its `volumeName` points at, and
 /// `registryDisk` volumes become `containerDisk`. A `volumeName` that names no volume is
 /// reported as a cause on that disk (the original disk name cannot be kept either way: v1
@@ -39,30 +65,9 @@ pub fn to_v1(object: &mut Value) -> Result<(), Vec<Cause>> {
         return Ok(());
     };
     let volumes = volume_names(spec);
-    for v in spec
-        .get_mut("volumes")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(v) = v.as_object_mut() {
-            rename_key(v, "registryDisk", "containerDisk");
-        }
-    }
+    rename_volume_sources(spec, "registryDisk", "containerDisk");
     let mut causes = Vec::new();
-    let disks = spec
-        .get_mut("domain")
-        .and_then(|d| d.get_mut("devices"))
-        .and_then(|d| d.get_mut("disks"));
-    for (i, disk) in disks
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let Some(disk) = disk.as_object_mut() else {
-            continue;
-        };
+    for (i, disk) in disks(spec) {
         let Some(target) = disk.remove("volumeName") else {
             continue;
         };
@@ -95,24 +100,8 @@ pub fn from_v1(object: &mut Value) {
         return;
     };
     let volumes = volume_names(spec);
-    for v in spec
-        .get_mut("volumes")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(v) = v.as_object_mut() {
-            rename_key(v, "containerDisk", "registryDisk");
-        }
-    }
-    let disks = spec
-        .get_mut("domain")
-        .and_then(|d| d.get_mut("devices"))
-        .and_then(|d| d.get_mut("disks"));
-    for disk in disks.and_then(Value::as_array_mut).into_iter().flatten() {
-        let Some(disk) = disk.as_object_mut() else {
-            continue;
-        };
+    rename_volume_sources(spec, "containerDisk", "registryDisk");
+    for (_, disk) in disks(spec) {
         let name = disk.get("name").and_then(Value::as_str).map(String::from);
         if let Some(name) = name.filter(|n| volumes.contains(n)) {
             disk.insert("volumeName".into(), Value::String(name));
