@@ -49,7 +49,9 @@ pub use status::SyncError;
 /// Settings of [`run`].
 #[derive(Clone, Debug)]
 pub struct VmControllerOptions {
-    /// Concurrent reconcile workers (3 upstream).
+    /// Concurrent reconcile workers. Upstream runs 3 threads; a pass here is mostly waiting for
+    /// its serial API writes, so more workers (tasks, not threads) keep starts flowing when the
+    /// server answers slowly under load.
     pub workers: usize,
     /// Every VM is looked at again this often (zero disables it).
     pub resync: Duration,
@@ -60,7 +62,7 @@ pub struct VmControllerOptions {
 impl Default for VmControllerOptions {
     fn default() -> Self {
         VmControllerOptions {
-            workers: 3,
+            workers: 16,
             resync: Duration::from_secs(300),
             sync: SyncConfig::default(),
         }

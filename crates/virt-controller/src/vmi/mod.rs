@@ -25,7 +25,7 @@ pub use template::{DEFAULT_LAUNCHER_IMAGE, LauncherOptions};
 pub struct VmiControllerOptions {
     /// How launcher pods are rendered (image, resources, node selectors).
     pub launcher: LauncherOptions,
-    /// Concurrent reconcile workers.
+    /// Concurrent reconcile workers (upstream's default VMI threadiness is 10).
     pub workers: usize,
 }
 
@@ -33,7 +33,7 @@ impl Default for VmiControllerOptions {
     fn default() -> Self {
         VmiControllerOptions {
             launcher: LauncherOptions::default(),
-            workers: 4,
+            workers: 10,
         }
     }
 }
