@@ -16,7 +16,7 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::time::Instant;
 
-use super::domain::Observed;
+use super::domain::{DomainStatus, Observed, ShutoffReason};
 use super::guest::{Guest, GuestFile, Guests, remove_run_dir, run_dirs};
 use super::plan::{Command, START_RETRY, World, plan};
 use super::status::Emulation;
@@ -415,6 +415,17 @@ async fn start_guest(
                 shared.event(&key, true, &e.reason, &e.message).await;
             }
         }
+        Err(message) if launcher_crashed(&g.run_dir).await => {
+            // Like a virt-launcher pod whose process died: the guest ended, the VMI fails.
+            tracing::warn!(vmi = %key.name, error = %message, "launcher crashed while starting");
+            shared.update(&key.uid, |g| {
+                g.starting = false;
+                g.observed = Observed::Domain(DomainStatus::Shutoff(ShutoffReason::Crashed));
+                g.start_error = None;
+                g.retry_at = None;
+                g.since = jiff::Timestamp::now();
+            });
+        }
         Err(message) => {
             tracing::warn!(vmi = %key.name, error = %message, "guest start failed");
             // Nothing is left running: the launcher did not start, or `spawn` cleaned up.
@@ -428,6 +439,15 @@ async fn start_guest(
         }
     }
     shared.wake.notify_one();
+}
+
+/// True when the launcher of `run_dir` was started and died without recording an end (it
+/// crashed or was killed; its QEMU went with it). A launcher that ended cleanly because its
+/// guest could not start recorded `Shutoff{Failed}`: that start is retried instead.
+async fn launcher_crashed(run_dir: &Path) -> bool {
+    launcher::was_spawned(run_dir)
+        && launcher::observe(run_dir).await
+            == Observed::Domain(DomainStatus::Shutoff(ShutoffReason::Crashed))
 }
 
 /// Rebuilds the guest records from the run directories (after a restart of the driver).

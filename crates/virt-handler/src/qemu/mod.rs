@@ -27,7 +27,10 @@
 //!   Paused condition (PausedByUser) and, while running, interfaces, machine, CPU topology and
 //!   memory. A deleted VMI (or launcher pod) is shut down gracefully ([`stop`]): ACPI
 //!   power-down resent every `min(5 s, time left)` (event `ShuttingDown` on the first), a kill
-//!   at grace expiry (event `Deleted`); grace 0 kills at once.
+//!   at grace expiry (event `Deleted`); grace 0 kills at once. A start that fails (disks, a
+//!   guest QEMU refuses) is retried with a `SyncFailed` event, as upstream's failed domain
+//!   syncs; a launcher that dies while starting (its QEMU with it) fails the VMI, as a crashed
+//!   virt-launcher pod does.
 //!
 //! # Addresses
 //!
