@@ -305,7 +305,7 @@ impl Controller {
             self.dv_expectations.delete(k);
             return Ok(None);
         };
-        let vm = (*cached).clone();
+        let mut vm = (*cached).clone();
         let annotations = vm.metadata.annotations.as_ref();
         let observed = |a: &str| {
             annotations
@@ -315,8 +315,9 @@ impl Controller {
         if !observed(LATEST_OBSERVED_API_VERSION_ANNOTATION)
             || !observed(STORAGE_OBSERVED_API_VERSION_ANNOTATION)
         {
-            self.executor.annotate_api_version(&vm).await?;
-            return Ok(None);
+            // The pass goes on from the VM as written, not from a second pass after the watch
+            // brings it back.
+            vm = self.executor.annotate_api_version(&vm).await?;
         }
 
         let vmi = self.claim_vmi(&vm).await?;

@@ -220,15 +220,32 @@ impl Executor {
     }
 
     /// Adds the api-version annotations (the controller's first write to a VM).
-    pub async fn annotate_api_version(&self, vm: &VirtualMachine) -> Result<(), ExecutorError> {
-        let patch = json!({"metadata": {"annotations": {
-            LATEST_OBSERVED_API_VERSION_ANNOTATION: VERSION,
-            STORAGE_OBSERVED_API_VERSION_ANNOTATION: VERSION,
-        }}});
+    pub async fn annotate_api_version(
+        &self,
+        vm: &VirtualMachine,
+    ) -> Result<VirtualMachine, ExecutorError> {
+        let mut patch = json!({"metadata": {
+            "resourceVersion": vm.metadata.resource_version,
+            "annotations": {
+                LATEST_OBSERVED_API_VERSION_ANNOTATION: VERSION,
+                STORAGE_OBSERVED_API_VERSION_ANNOTATION: VERSION,
+            },
+        }});
+        // A new VM also needs the controller finalizer: one write instead of two. The merge
+        // patch replaces the list, so it is guarded by the resourceVersion read.
+        let finalizers = vm.metadata.finalizers.as_deref().unwrap_or_default();
+        if vm.metadata.deletion_timestamp.is_none()
+            && !finalizers
+                .iter()
+                .any(|f| f == VIRTUAL_MACHINE_CONTROLLER_FINALIZER)
+        {
+            let mut list = finalizers.to_vec();
+            list.push(VIRTUAL_MACHINE_CONTROLLER_FINALIZER.into());
+            patch["metadata"]["finalizers"] = json!(list);
+        }
         self.vms(ns_of(vm))
             .patch(name_of(vm), &PatchParams::default(), &Patch::Merge(&patch))
             .await
-            .map(drop)
             .map_err(|source| ExecutorError::Api {
                 what: "Updating api version annotations failed",
                 source,
