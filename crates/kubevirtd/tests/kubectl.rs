@@ -52,13 +52,7 @@ spec:
 "#;
 
 fn create(k: &Kubevirtd, manifest: &str) -> String {
-    let out = k.kubectl_stdin(&["create", "-f", "-"], Some(manifest));
-    assert!(
-        out.status.success(),
-        "create failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    k.kubectl_stdin_ok(&["create", "-f", "-"], manifest)
 }
 
 #[test]
@@ -193,32 +187,18 @@ fn client_side_apply_twice_reports_unchanged() {
 #[test]
 fn server_side_apply_creates_then_leaves_unchanged() {
     let k = Kubevirtd::start();
-    let out = k.kubectl_stdin(&["apply", "--server-side", "-f", "-"], Some(VM));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rv1 = k.kubectl_ok(&[
-        "get",
-        "vm",
-        "testvm",
-        "-o",
-        "jsonpath={.metadata.resourceVersion}",
-    ]);
-    let out = k.kubectl_stdin(&["apply", "--server-side", "-f", "-"], Some(VM));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rv2 = k.kubectl_ok(&[
-        "get",
-        "vm",
-        "testvm",
-        "-o",
-        "jsonpath={.metadata.resourceVersion}",
-    ]);
+    let apply = || {
+        k.kubectl_stdin_ok(&["apply", "--server-side", "-f", "-"], VM);
+        k.kubectl_ok(&[
+            "get",
+            "vm",
+            "testvm",
+            "-o",
+            "jsonpath={.metadata.resourceVersion}",
+        ])
+    };
+    let rv1 = apply();
+    let rv2 = apply();
     assert_eq!(rv1, rv2, "a second identical apply must not write");
     let managers = k.kubectl_ok(&[
         "get",
@@ -507,12 +487,7 @@ fn delete_cascades_in_background_foreground_and_orphan_modes() {
 fn deleting_a_namespace_deletes_its_contents() {
     let k = Kubevirtd::start();
     k.kubectl_ok(&["create", "namespace", "scratch"]);
-    let out = k.kubectl_stdin(&["create", "-n", "scratch", "-f", "-"], Some(VM));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    k.kubectl_stdin_ok(&["create", "-n", "scratch", "-f", "-"], VM);
     k.kubectl_ok(&["delete", "namespace", "scratch", "--timeout=60s"]);
     eventually(Duration::from_secs(30), "namespace gone", || {
         (!k.kubectl(&["get", "ns", "scratch"]).status.success()).then_some(())

@@ -30,7 +30,7 @@ use common::{Kubevirtd, eventually};
 use scenario::{Scenario, TIMEOUT, condition, phase, printable, s, uid, until};
 use serde_json::{Value, json};
 
-const WAIT: Duration = Duration::from_secs(30);
+const WAIT: Duration = Duration::from_secs(60);
 
 fn seed(name: &str) -> String {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -195,13 +195,7 @@ fn create_running_offline_vm(f: &Flow, name: &str) {
 }
 
 fn create_offline_vm_from(f: &Flow, manifest: &str) {
-    let out =
-        f.k.kubectl_stdin(&["-n", &f.ns, "create", "-f", "-"], Some(manifest));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    f.k.kubectl_stdin_ok(&["-n", &f.ns, "create", "-f", "-"], manifest);
     // The seed's VM uses a claim; it is bound, as a storage provisioner would leave it.
     let pvc = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: myclaim\nspec:\n  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 1Gi\n";
     let _ =

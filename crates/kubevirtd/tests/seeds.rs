@@ -124,12 +124,7 @@ fn offline_virtual_machines_are_a_view_of_virtual_machines() {
     ))
     .unwrap()
     .replace("mypcv", "mypvc");
-    let out = k.kubectl_stdin(&["create", "-f", "-"], Some(&fixed));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    k.kubectl_stdin_ok(&["create", "-f", "-"], &fixed);
     let short = k.kubectl_ok(&["get", "ovm", "-o", "name"]);
     assert_eq!(short.trim(), "offlinevirtualmachine.kubevirt.io/myvm");
     let as_vm = k.kubectl_ok(&["get", "vm", "myvm", "-o", "jsonpath={.spec.running}"]);

@@ -155,15 +155,12 @@ impl Kubevirtd {
 
     /// Runs kubectl and returns stdout, panicking with both streams if it fails.
     pub fn kubectl_ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args);
-        assert!(
-            out.status.success(),
-            "kubectl {} failed:\nstdout: {}\nstderr: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        succeeded(args, self.kubectl(args))
+    }
+
+    /// Runs kubectl with `stdin` and returns stdout, panicking with both streams if it fails.
+    pub fn kubectl_stdin_ok(&self, args: &[&str], stdin: &str) -> String {
+        succeeded(args, self.kubectl_stdin(args, Some(stdin)))
     }
 
     /// Runs kubectl expecting failure; returns stderr.
@@ -186,6 +183,18 @@ impl Kubevirtd {
             .expect("config");
         kube::Client::try_from(config).expect("client")
     }
+}
+
+/// The stdout of a kubectl run that must have succeeded.
+fn succeeded(args: &[&str], out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "kubectl {} failed:\nstdout: {}\nstderr: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 impl Drop for Kubevirtd {

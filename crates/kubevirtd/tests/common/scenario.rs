@@ -17,7 +17,7 @@ use crate::common::Kubevirtd;
 pub const SERVER_ARGS: &[&str] = &["--boot-delay-ms", "300", "--nodes", "2"];
 
 /// Default time a condition may take to appear.
-pub const TIMEOUT: Duration = Duration::from_secs(30);
+pub const TIMEOUT: Duration = Duration::from_secs(60);
 
 static SERVER: Mutex<Weak<Kubevirtd>> = Mutex::new(Weak::new());
 
