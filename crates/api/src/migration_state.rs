@@ -206,10 +206,11 @@ pub struct VmimConfigurationOptions {
     pub experimental: Option<ExperimentalMigrationOptions>,
 }
 
-/// VirtualMachineInstanceMigrationSourceState reports the sending side of a migration.
+/// The fields both sides of a migration report (upstream's
+/// `VirtualMachineInstanceCommonMigrationState`, inlined in each side).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct VirtualMachineInstanceMigrationSourceState {
+pub struct VirtualMachineInstanceCommonMigrationState {
     /// The source node that the VMI originated on
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
@@ -245,6 +246,14 @@ pub struct VirtualMachineInstanceMigrationSourceState {
         skip_serializing_if = "Option::is_none"
     )]
     pub virtual_machine_instance_uid: Option<String>,
+}
+
+/// VirtualMachineInstanceMigrationSourceState reports the sending side of a migration.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VirtualMachineInstanceMigrationSourceState {
+    #[serde(flatten)]
+    pub common: VirtualMachineInstanceCommonMigrationState,
     /// Node selectors needed by the target to start the receiving pod.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node_selectors: Option<BTreeMap<String, String>>,
@@ -254,41 +263,8 @@ pub struct VirtualMachineInstanceMigrationSourceState {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VirtualMachineInstanceMigrationTargetState {
-    /// The source node that the VMI originated on
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub node: Option<String>,
-    /// The source pod that the VMI is originated on
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pod: Option<String>,
-    /// The Source VirtualMachineInstanceMigration object associated with this migration
-    #[serde(rename = "migrationUID", skip_serializing_if = "Option::is_none")]
-    pub migration_uid: Option<String>,
-    /// The name of the domain on the source libvirt domain
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub domain_name: Option<String>,
-    /// Namespace used in the name of the source libvirt domain. Can be used to find and modify
-    /// paths in the domain
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub domain_namespace: Option<String>,
-    /// The ip address/fqdn:port combination to use to synchronize the VMI with the target.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sync_address: Option<String>,
-    /// If the VMI being migrated uses persistent features (backend-storage), its source PVC name is
-    /// saved here
-    #[serde(
-        rename = "persistentStatePVCName",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub persistent_state_pvc_name: Option<String>,
-    /// SELinuxContext is the actual SELinux context of the pod
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub selinux_context: Option<String>,
-    /// VirtualMachineInstanceUID is the UID of the target virtual machine instance
-    #[serde(
-        rename = "virtualMachineInstanceUID",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub virtual_machine_instance_uid: Option<String>,
+    #[serde(flatten)]
+    pub common: VirtualMachineInstanceCommonMigrationState,
     /// The timestamp at which the target node detects the domain is active
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domain_ready_timestamp: Option<metav1::Time>,
@@ -420,4 +396,37 @@ pub struct StallDetectorOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "crate::schema::quantity")]
     pub completion_timeout_factor: Option<Quantity>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn both_sides_read_and_write_the_common_fields_inline() {
+        let wire = json!({
+            "sourceState": {"node": "n1", "pod": "virt-launcher-a", "migrationUID": "m1",
+                "virtualMachineInstanceUID": "v1", "nodeSelectors": {"k": "v"}},
+            "targetState": {"node": "n2", "persistentStatePVCName": "pvc", "nodeAddress": "10.0.0.2",
+                "cpuSet": [1, 2]},
+        });
+        let state: VirtualMachineInstanceMigrationState =
+            serde_json::from_value(wire.clone()).unwrap();
+        let source = state.source_state.as_ref().unwrap();
+        assert_eq!(source.common.node.as_deref(), Some("n1"));
+        assert_eq!(source.common.migration_uid.as_deref(), Some("m1"));
+        assert_eq!(
+            source.common.virtual_machine_instance_uid.as_deref(),
+            Some("v1")
+        );
+        let target = state.target_state.as_ref().unwrap();
+        assert_eq!(target.common.node.as_deref(), Some("n2"));
+        assert_eq!(
+            target.common.persistent_state_pvc_name.as_deref(),
+            Some("pvc")
+        );
+        assert_eq!(target.cpu_set, Some(vec![1, 2]));
+        assert_eq!(serde_json::to_value(&state).unwrap(), wire);
+    }
 }
