@@ -109,6 +109,13 @@ fn virtctl_env(args: &[&str], kubeconfig_env: Option<&std::ffi::OsStr>) -> Outpu
 // client-go's loading rules: `$KUBECONFIG` lists merge with the first file winning, missing
 // files are skipped, `--context`, `--server`, `--token`, `--insecure-skip-tls-verify` and `-n`
 // override, and the namespace defaults to the context's.
+const STARTED: &str = "Dry Run execution\nVM vm1 was scheduled to start\n";
+
+/// `virtctl <global flags> start vm1 --dry-run` without `KUBECONFIG`.
+fn start_dry_run(global: &[&str]) -> Output {
+    virtctl_env(&[global, &["start", "vm1", "--dry-run"]].concat(), None)
+}
+
 #[test]
 fn kubeconfig_loading_follows_client_go() {
     let ns = Ns::new("ac-config");
@@ -139,10 +146,7 @@ fn kubeconfig_loading_follows_client_go() {
     let list =
         std::env::join_paths([dir.path().join("missing"), first.clone(), second.clone()]).unwrap();
     let out = virtctl_env(&["start", "vm1", "--dry-run"], Some(&list));
-    assert_eq!(
-        ok(&out),
-        "Dry Run execution\nVM vm1 was scheduled to start\n"
-    );
+    assert_eq!(ok(&out), STARTED);
     // -n overrides the context's namespace.
     let out = virtctl_env(&["-n", "default", "start", "vm1", "--dry-run"], Some(&list));
     assert_eq!(
@@ -150,7 +154,7 @@ fn kubeconfig_loading_follows_client_go() {
         "Error starting VirtualMachine virtualmachine.kubevirt.io \"vm1\" not found\n"
     );
     // Without any configuration there is no server to talk to.
-    let out = virtctl_env(&["start", "vm1", "--dry-run"], None);
+    let out = start_dry_run(&[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     // `~/.kube/config` is the fallback.
     let home = tempfile::tempdir().unwrap();
@@ -165,10 +169,7 @@ fn kubeconfig_loading_follows_client_go() {
         .env_remove("KUBERNETES_SERVICE_HOST")
         .output()
         .unwrap();
-    assert_eq!(
-        ok(&out),
-        "Dry Run execution\nVM vm1 was scheduled to start\n"
-    );
+    assert_eq!(ok(&out), STARTED);
 
     // A second context pointing nowhere is current; --context picks the working one.
     let mut two = real.clone();
@@ -186,87 +187,37 @@ fn kubeconfig_loading_follows_client_go() {
     two["current-context"] = json!("dead");
     let two = write_config(dir.path(), "two", &two);
     let kc = two.to_str().unwrap();
-    let out = virtctl_env(&["--kubeconfig", kc, "start", "vm1", "--dry-run"], None);
+    let out = start_dry_run(&["--kubeconfig", kc]);
     let err = fails(&out);
     assert!(
         err.contains("127.0.0.1:1") && err.contains("connection refused"),
         "{err}"
     );
-    let out = virtctl_env(
-        &[
-            "--kubeconfig",
-            kc,
-            "--context",
-            "kubevirtd",
-            "start",
-            "vm1",
-            "--dry-run",
-        ],
-        None,
-    );
-    assert_eq!(
-        ok(&out),
-        "Dry Run execution\nVM vm1 was scheduled to start\n"
-    );
+    let out = start_dry_run(&["--kubeconfig", kc, "--context", "kubevirtd"]);
+    assert_eq!(ok(&out), STARTED);
     // --server replaces the current context's server, keeping its credentials.
-    let out = virtctl_env(
-        &[
-            "--kubeconfig",
-            kc,
-            "--server",
-            &server,
-            "--insecure-skip-tls-verify",
-            "start",
-            "vm1",
-            "--dry-run",
-        ],
-        None,
-    );
-    assert_eq!(
-        ok(&out),
-        "Dry Run execution\nVM vm1 was scheduled to start\n"
-    );
+    let out = start_dry_run(&[
+        "--kubeconfig",
+        kc,
+        "--server",
+        &server,
+        "--insecure-skip-tls-verify",
+    ]);
+    assert_eq!(ok(&out), STARTED);
 
     // A wrong token is refused; --token replaces it.
     let mut wrong = real.clone();
     wrong["users"][0]["user"]["token"] = json!("not-the-token");
     let wrong = write_config(dir.path(), "wrong", &wrong);
     let kc = wrong.to_str().unwrap();
-    let out = virtctl_env(
-        &[
-            "--kubeconfig",
-            kc,
-            "-n",
-            "ac-config",
-            "start",
-            "vm1",
-            "--dry-run",
-        ],
-        None,
-    );
+    let out = start_dry_run(&["--kubeconfig", kc, "-n", "ac-config"]);
     assert!(
         fails(&out).starts_with("Error starting VirtualMachine "),
         "{}",
         stderr(&out)
     );
-    let out = virtctl_env(
-        &[
-            "--kubeconfig",
-            kc,
-            "--token",
-            &token,
-            "-n",
-            "ac-config",
-            "start",
-            "vm1",
-            "--dry-run",
-        ],
-        None,
-    );
-    assert_eq!(
-        ok(&out),
-        "Dry Run execution\nVM vm1 was scheduled to start\n"
-    );
+    let out = start_dry_run(&["--kubeconfig", kc, "--token", &token, "-n", "ac-config"]);
+    assert_eq!(ok(&out), STARTED);
 
     // Without the certificate authority the server's certificate is not trusted, unless told.
     let mut no_ca = real.clone();
@@ -276,36 +227,16 @@ fn kubeconfig_loading_follows_client_go() {
         .remove("certificate-authority-data");
     let no_ca = write_config(dir.path(), "no-ca", &no_ca);
     let kc = no_ca.to_str().unwrap();
-    let out = virtctl_env(
-        &[
-            "--kubeconfig",
-            kc,
-            "-n",
-            "ac-config",
-            "start",
-            "vm1",
-            "--dry-run",
-        ],
-        None,
-    );
+    let out = start_dry_run(&["--kubeconfig", kc, "-n", "ac-config"]);
     assert!(fails(&out).contains("certificate"), "{}", stderr(&out));
-    let out = virtctl_env(
-        &[
-            "--kubeconfig",
-            kc,
-            "--insecure-skip-tls-verify",
-            "-n",
-            "ac-config",
-            "start",
-            "vm1",
-            "--dry-run",
-        ],
-        None,
-    );
-    assert_eq!(
-        ok(&out),
-        "Dry Run execution\nVM vm1 was scheduled to start\n"
-    );
+    let out = start_dry_run(&[
+        "--kubeconfig",
+        kc,
+        "--insecure-skip-tls-verify",
+        "-n",
+        "ac-config",
+    ]);
+    assert_eq!(ok(&out), STARTED);
 }
 
 // Help reads like upstream's: the root lists the commands, each command its usage, examples
