@@ -441,6 +441,49 @@ fn port_forward_stdio_tunnels_standard_streams() {
 }
 
 #[test]
+fn port_forward_tunnels_each_local_tcp_connection() {
+    use std::io::{Read, Write};
+    let api = MockApi::start(|r, _| {
+        r.uri.contains("/portforward/").then(|| Reply::Echo {
+            greeting: Vec::new(),
+        })
+    });
+    let local = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ports = format!("{local}:2222");
+    let mut child = api
+        .command(&["port-forward", "--address=127.0.0.1", "vmi/v/ns1", &ports])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut socket = loop {
+        match std::net::TcpStream::connect(("127.0.0.1", local)) {
+            Ok(s) => break s,
+            Err(e) if std::time::Instant::now() > deadline => panic!("no listener: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    socket.write_all(b"ping").unwrap();
+    let mut echoed = [0u8; 4];
+    socket.read_exact(&mut echoed).expect("echo");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(&echoed, b"ping");
+    assert_eq!(
+        api.requests()[0].uri,
+        format!("{SUB}/ns1/virtualmachineinstances/v/portforward/2222/tcp")
+    );
+}
+
+#[test]
 fn port_forward_says_when_the_server_does_not_forward() {
     let api = MockApi::start(|_, _| None);
     let err = fails(&api.run(&["port-forward", "--stdio", "vm/v", "22"]));

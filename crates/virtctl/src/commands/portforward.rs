@@ -157,6 +157,35 @@ async fn open(
     })
 }
 
+/// Opens a tunnel for one `proto` client, logging the attempt and, when it fails, why.
+async fn open_tunnel(
+    conn: &Connection,
+    target: &Target,
+    ns: &str,
+    port: &ForwardedPort,
+    proto: &str,
+) -> Option<stream::Ws> {
+    crate::log::info(
+        COMPONENT,
+        2,
+        &format!("opening new {proto} tunnel to {}", port.remote),
+    );
+    match open(conn, target, ns, port).await {
+        Ok(ws) => Some(ws),
+        Err(e) => {
+            crate::log::error(
+                COMPONENT,
+                &format!(
+                    "can't access {}/{}.{ns}: {e}",
+                    target.kind.as_str(),
+                    target.name
+                ),
+            );
+            None
+        }
+    }
+}
+
 async fn forward_tcp(
     conn: Connection,
     target: Target,
@@ -178,24 +207,8 @@ async fn forward_tcp(
                     return;
                 }
             };
-            crate::log::info(
-                COMPONENT,
-                2,
-                &format!("opening new tcp tunnel to {}", port.remote),
-            );
-            let ws = match open(&conn, &target, &ns, &port).await {
-                Ok(ws) => ws,
-                Err(e) => {
-                    crate::log::error(
-                        COMPONENT,
-                        &format!(
-                            "can't access {}/{}.{ns}: {e}",
-                            target.kind.as_str(),
-                            target.name
-                        ),
-                    );
-                    continue;
-                }
+            let Some(ws) = open_tunnel(&conn, &target, &ns, &port, "tcp").await else {
+                continue;
             };
             let local = port.local;
             tokio::spawn(async move {
@@ -248,24 +261,8 @@ async fn forward_udp(
             let sender = match known {
                 Some(s) => s,
                 None => {
-                    crate::log::info(
-                        COMPONENT,
-                        2,
-                        &format!("opening new udp tunnel to {}", port.remote),
-                    );
-                    let ws = match open(&conn, &target, &ns, &port).await {
-                        Ok(ws) => ws,
-                        Err(e) => {
-                            crate::log::error(
-                                COMPONENT,
-                                &format!(
-                                    "can't access {}/{}.{ns}: {e}",
-                                    target.kind.as_str(),
-                                    target.name
-                                ),
-                            );
-                            continue;
-                        }
+                    let Some(ws) = open_tunnel(&conn, &target, &ns, &port, "udp").await else {
+                        continue;
                     };
                     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(64);
                     clients.lock().await.insert(from, tx.clone());
