@@ -276,6 +276,24 @@ fn set_current(conn: &Connection, key: &str, rev: Revision) -> rusqlite::Result<
     Ok(())
 }
 
+/// The current value of `key`, if it exists and (when `expected` is given) was last modified
+/// at `expected`.
+fn expected_current(
+    conn: &Connection,
+    key: &str,
+    expected: Option<Revision>,
+) -> rusqlite::Result<Result<KeyValue, StoreError>> {
+    let Some(prev) = current(conn, key)? else {
+        return Ok(Err(StoreError::NotFound));
+    };
+    if expected.is_some_and(|e| e != prev.mod_revision) {
+        return Ok(Err(StoreError::Conflict {
+            current: prev.mod_revision,
+        }));
+    }
+    Ok(Ok(prev))
+}
+
 /// Checks and applies one request at revision `rev`. Checks come before any change, so a
 /// failed request leaves the transaction untouched.
 fn apply_one(
@@ -310,14 +328,10 @@ fn apply_one(
             expected,
             value,
         } => {
-            let Some(prev) = current(conn, key)? else {
-                return Ok(Err(StoreError::NotFound));
+            let prev = match expected_current(conn, key, Some(*expected))? {
+                Ok(prev) => prev,
+                Err(e) => return Ok(Err(e)),
             };
-            if prev.mod_revision != *expected {
-                return Ok(Err(StoreError::Conflict {
-                    current: prev.mod_revision,
-                }));
-            }
             insert_log(
                 conn,
                 rev,
@@ -341,14 +355,10 @@ fn apply_one(
             }))
         }
         Op::Delete { key, expected } => {
-            let Some(prev) = current(conn, key)? else {
-                return Ok(Err(StoreError::NotFound));
+            let prev = match expected_current(conn, key, *expected)? {
+                Ok(prev) => prev,
+                Err(e) => return Ok(Err(e)),
             };
-            if expected.is_some_and(|e| e != prev.mod_revision) {
-                return Ok(Err(StoreError::Conflict {
-                    current: prev.mod_revision,
-                }));
-            }
             // The tombstone's value stays empty: readers take it from the row `prev_rev` names.
             insert_log(
                 conn,
