@@ -338,6 +338,16 @@ impl Registry {
         Registry::default()
     }
 
+    /// A registry of the built-in resources ([`crate::builtin::resources`]).
+    pub fn with_builtins() -> Self {
+        let mut reg = Registry::new();
+        for def in crate::builtin::resources() {
+            reg.register(def)
+                .expect("built-in resources have distinct names");
+        }
+        reg
+    }
+
     pub fn register(&mut self, def: ResourceDef) -> Result<(), RegistryError> {
         if self
             .resources
@@ -456,10 +466,7 @@ impl Registry {
 impl Registry {
     /// The built-in resources and the resources of `crds`.
     pub(crate) fn builtin_with_crds(crds: &[Value]) -> Registry {
-        let mut reg = Registry::new();
-        for def in crate::builtin::resources() {
-            reg.register(def).unwrap();
-        }
+        let mut reg = Registry::with_builtins();
         for crd in crds {
             reg.register(ResourceDef::from_crd(crd).unwrap()).unwrap();
         }

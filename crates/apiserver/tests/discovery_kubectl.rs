@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use apiserver::registry::{PluginGroup, PluginResource};
-use apiserver::{Registry, ResourceDef, builtin, discovery, openapi};
+use apiserver::{Registry, ResourceDef, discovery, openapi};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
@@ -58,10 +58,7 @@ fn widget_crd() -> Value {
 }
 
 fn registry() -> Result<Registry> {
-    let mut reg = Registry::new();
-    for def in builtin::resources() {
-        reg.register(def)?;
-    }
+    let mut reg = Registry::with_builtins();
     reg.register(ResourceDef::from_crd(&widget_crd())?)?;
     reg.register_plugin_group(PluginGroup {
         group: "subresources.example.com".into(),

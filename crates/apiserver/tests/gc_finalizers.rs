@@ -19,11 +19,11 @@ struct Env {
 async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("s.db"), SqliteOptions::default()).unwrap();
-    let mut reg = Registry::new();
-    for def in apiserver::builtin::resources() {
-        reg.register(def).unwrap();
-    }
-    let api = Api::new(reg, Arc::new(store), Plugins::default());
+    let api = Api::new(
+        Registry::with_builtins(),
+        Arc::new(store),
+        Plugins::default(),
+    );
     api.bootstrap().await.unwrap();
     tokio::spawn(gc::run(api.clone()));
     Env { api, _dir: dir }

@@ -16,11 +16,11 @@ use tower::ServiceExt;
 async fn server() -> (Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("s.db"), SqliteOptions::default()).unwrap();
-    let mut reg = Registry::new();
-    for def in apiserver::builtin::resources() {
-        reg.register(def).unwrap();
-    }
-    let api = Api::new(reg, Arc::new(store), Plugins::default());
+    let api = Api::new(
+        Registry::with_builtins(),
+        Arc::new(store),
+        Plugins::default(),
+    );
     api.bootstrap().await.unwrap();
     (router(api, Arc::new(Authenticator::new())), dir)
 }

@@ -10,7 +10,7 @@ use anyhow::Result;
 use apiserver::registry::{Registry, ResourceDef};
 use apiserver::server::{PatchType, Sub, WriteOptions};
 use apiserver::store::sqlite::{SqliteOptions, SqliteStore};
-use apiserver::{Api, ApiError, Outcome, Plugins, UserInfo, builtin};
+use apiserver::{Api, ApiError, Outcome, Plugins, UserInfo};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use virt_api::admission::{ClusterConfig, plugins};
@@ -27,10 +27,7 @@ pub fn registry() -> Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
     REGISTRY
         .get_or_init(|| {
-            let mut reg = Registry::new();
-            for def in builtin::resources() {
-                reg.register(def).expect("built-in resources are distinct");
-            }
+            let mut reg = Registry::with_builtins();
             for crd in api::crds() {
                 let value = serde_json::to_value(&crd).expect("CRDs encode");
                 reg.register(ResourceDef::from_crd(&value).expect("valid CRD"))
