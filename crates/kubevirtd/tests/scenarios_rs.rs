@@ -119,16 +119,8 @@ fn kubectl_scale(sc: &Scenario, name: &str, n: i64) {
 #[tokio::test(flavor = "multi_thread")]
 async fn scaling_by_spec_and_by_scale_subresource_is_followed() {
     let sc = Scenario::new("rs-s55").await;
-    sc.create(
-        "virtualmachineinstancereplicasets",
-        rs_manifest("byspec", 0),
-    )
-    .await;
-    sc.create(
-        "virtualmachineinstancereplicasets",
-        rs_manifest("byscale", 0),
-    )
-    .await;
+    sc.create_rs(rs_manifest("byspec", 0)).await;
+    sc.create_rs(rs_manifest("byscale", 0)).await;
     let spec = async || {
         for n in [3, 2, 0] {
             scale_spec(&sc, "byspec", n).await;
@@ -158,8 +150,7 @@ async fn scaling_by_spec_and_by_scale_subresource_is_followed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn ready_replicas_and_the_server_side_table() {
     let sc = Scenario::new("rs-s56").await;
-    sc.create("virtualmachineinstancereplicasets", rs_manifest("ready", 2))
-        .await;
+    sc.create_rs(rs_manifest("ready", 2)).await;
     until(TIMEOUT, "readyReplicas 2", async || {
         let status = rs(&sc, "ready").await["status"].clone();
         if status["readyReplicas"] == 2 && status["replicas"] == 2 {
@@ -193,8 +184,7 @@ fn conditions(obj: &Value) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread")]
 async fn paused_replica_set_does_not_scale_until_resumed() {
     let sc = Scenario::new("rs-s57").await;
-    sc.create("virtualmachineinstancereplicasets", rs_manifest("p", 0))
-        .await;
+    sc.create_rs(rs_manifest("p", 0)).await;
     let r = sc
         .merge_patch(&sc.rs_path("p"), json!({"spec": {"paused": true}}))
         .await;
@@ -260,7 +250,7 @@ async fn deleted_pod_gets_its_vmi_replaced_at_once() {
     // The guest ignores ACPI, so the old VMI keeps running through its long grace period.
     m["spec"]["template"]["metadata"]["annotations"] =
         json!({"simulation.kubevirt.io/ignore-acpi": "true"});
-    sc.create("virtualmachineinstancereplicasets", m).await;
+    sc.create_rs(m).await;
     let vmis = until(TIMEOUT, "two Running VMIs", async || {
         let vmis = live_vmis(&sc, "heal").await;
         if vmis.len() == 2 && vmis.iter().all(|v| phase(v) == "Running") {
@@ -303,16 +293,8 @@ async fn deleted_pod_gets_its_vmi_replaced_at_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn deleting_the_replica_set_deletes_or_orphans_its_vmis() {
     let sc = Scenario::new("rs-s59").await;
-    sc.create(
-        "virtualmachineinstancereplicasets",
-        rs_manifest("cascade", 2),
-    )
-    .await;
-    sc.create(
-        "virtualmachineinstancereplicasets",
-        rs_manifest("orphan", 2),
-    )
-    .await;
+    sc.create_rs(rs_manifest("cascade", 2)).await;
+    sc.create_rs(rs_manifest("orphan", 2)).await;
     wait_replicas(&sc, "cascade", 2).await;
     wait_replicas(&sc, "orphan", 2).await;
     assert!(sc.delete(&sc.rs_path("cascade"), None).await.is_success());
@@ -380,7 +362,7 @@ async fn create_errors_show_replica_failure_until_a_clean_pass() {
     let mut m = rs_manifest("failing", 2);
     // The template name becomes the VMIs' generateName: this one is not a valid name.
     m["spec"]["template"]["metadata"]["name"] = json!("Not_A_Name");
-    sc.create("virtualmachineinstancereplicasets", m).await;
+    sc.create_rs(m).await;
     let cond = until(TIMEOUT, "ReplicaFailure", async || {
         let obj = rs(&sc, "failing").await;
         conditions(&obj)
@@ -442,9 +424,7 @@ async fn matching_orphans_are_adopted_and_relabelled_vmis_released() {
     orphan["metadata"]["labels"] = json!({"rs": "claim"});
     sc.create("virtualmachineinstances", orphan).await;
     let orphan = sc.wait_running("orphan", &[]).await;
-    let created = sc
-        .create("virtualmachineinstancereplicasets", rs_manifest("claim", 1))
-        .await;
+    let created = sc.create_rs(rs_manifest("claim", 1)).await;
     let adopted = sc
         .wait_vmi("orphan", "adopted", |v| {
             v["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
@@ -497,7 +477,7 @@ async fn finished_vmis_are_replaced_and_deleted() {
     let mut m = rs_manifest("fin", 1);
     m["spec"]["template"]["metadata"]["annotations"] =
         json!({"simulation.kubevirt.io/poweroff-after": "2s"});
-    sc.create("virtualmachineinstancereplicasets", m).await;
+    sc.create_rs(m).await;
     let first = until(TIMEOUT, "a Running VMI", async || {
         let vmis = live_vmis(&sc, "fin").await;
         match vmis.iter().find(|v| phase(v) == "Running") {

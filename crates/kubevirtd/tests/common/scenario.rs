@@ -386,6 +386,11 @@ impl Scenario {
         self.create("virtualmachines", manifest).await
     }
 
+    pub async fn create_rs(&self, manifest: Value) -> Value {
+        self.create("virtualmachineinstancereplicasets", manifest)
+            .await
+    }
+
     pub async fn vm(&self, name: &str) -> Option<Value> {
         self.get(&self.vm_path(name)).await
     }
