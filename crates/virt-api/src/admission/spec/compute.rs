@@ -75,28 +75,28 @@ fn validate_request_and_limit(
 }
 
 pub fn validate_names(field: &Path, spec: &VirtualMachineInstanceSpec) -> Vec<Cause> {
+    type Rule = fn(&str) -> Vec<String>;
+    let names: [(&str, &Option<String>, &str, Rule); 2] = [
+        ("hostname", &spec.hostname, "DNS_LABEL", dns::dns1123_label),
+        (
+            "subdomain",
+            &spec.subdomain,
+            "DNS_SUBDOMAIN",
+            dns::dns1123_subdomain,
+        ),
+    ];
     let mut causes = Vec::new();
-    if let Some(h) = spec.hostname.as_deref().filter(|h| !h.is_empty()) {
-        let errs = dns::dns1123_label(h);
+    for (name, value, rules, check) in names {
+        let Some(value) = value.as_deref().filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let errs = check(value);
         if !errs.is_empty() {
-            let p = field.child("hostname");
+            let p = field.child(name);
             causes.push(field::invalid(
                 &p,
                 format!(
-                    "{p} does not conform to the kubernetes DNS_LABEL rules : {}",
-                    errs.join(", ")
-                ),
-            ));
-        }
-    }
-    if let Some(s) = spec.subdomain.as_deref().filter(|s| !s.is_empty()) {
-        let errs = dns::dns1123_subdomain(s);
-        if !errs.is_empty() {
-            let p = field.child("subdomain");
-            causes.push(field::invalid(
-                &p,
-                format!(
-                    "{p} does not conform to the kubernetes DNS_SUBDOMAIN rules : {}",
+                    "{p} does not conform to the kubernetes {rules} rules : {}",
                     errs.join(", ")
                 ),
             ));

@@ -310,27 +310,25 @@ fn cloud_init(v: &Volume) -> Option<CloudInit<'_>> {
     let named = |r: &Option<k8s_openapi::api::core::v1::LocalObjectReference>| {
         r.as_ref().is_some_and(|r| !r.name.is_empty())
     };
+    // Both sources have the same fields under the same names.
+    macro_rules! fields {
+        ($kind:literal, $c:expr) => {
+            (
+                $kind,
+                named(&$c.secret_ref),
+                s(&$c.user_data_base64),
+                s(&$c.user_data),
+                named(&$c.network_data_secret_ref),
+                s(&$c.network_data_base64),
+                s(&$c.network_data),
+            )
+        };
+    }
     if let Some(c) = &v.cloud_init_no_cloud {
-        return Some((
-            "cloudInitNoCloud",
-            named(&c.secret_ref),
-            s(&c.user_data_base64),
-            s(&c.user_data),
-            named(&c.network_data_secret_ref),
-            s(&c.network_data_base64),
-            s(&c.network_data),
-        ));
+        return Some(fields!("cloudInitNoCloud", c));
     }
     let c = v.cloud_init_config_drive.as_ref()?;
-    Some((
-        "cloudInitConfigDrive",
-        named(&c.secret_ref),
-        s(&c.user_data_base64),
-        s(&c.user_data),
-        named(&c.network_data_secret_ref),
-        s(&c.network_data_base64),
-        s(&c.network_data),
-    ))
+    Some(fields!("cloudInitConfigDrive", c))
 }
 
 /// `validateVolumes`: unique names, one source each, cloud-init limits, source details.

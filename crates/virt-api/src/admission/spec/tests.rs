@@ -319,9 +319,14 @@ fn hostname_and_subdomain_follow_dns_rules() {
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].0, "spec.hostname");
     assert!(c[0].1.starts_with("spec.hostname does not conform to the kubernetes DNS_LABEL rules : a lowercase RFC 1123 label"));
-    assert_eq!(
-        causes(json!({"domain": {"devices": {}}, "subdomain": "-x"}))[0].0,
-        "spec.subdomain"
+    let c = causes(json!({"domain": {"devices": {}}, "subdomain": "-x"}));
+    assert_eq!(c[0].0, "spec.subdomain");
+    assert!(
+        c[0].1.starts_with(
+            "spec.subdomain does not conform to the kubernetes DNS_SUBDOMAIN rules : "
+        ),
+        "{}",
+        c[0].1
     );
 }
 
