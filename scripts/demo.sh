@@ -47,6 +47,20 @@ for _ in $(seq 1 300); do
 done
 
 kubectl apply -f examples/vm-demo.yaml
+# With an SSH key of yours, the guest authorizes it for root (cloud-init user-data script), so
+# `virtctl ssh root@vm/demo` gets in.
+ssh_key=""
+for k in "$HOME/.ssh/id_ed25519" "$HOME/.ssh/id_ecdsa" "$HOME/.ssh/id_rsa"; do
+  if [ -f "$k.pub" ]; then ssh_key="$k"; break; fi
+done
+if [ -n "$ssh_key" ] && ! kubectl get vm demo -o jsonpath='{.spec.template.spec.volumes[*].name}' |
+  grep -qw cloudinit; then
+  # Base64 so that nothing in the key needs JSON escaping.
+  user_data="$(printf '#!/bin/sh\nmkdir -p /root/.ssh\nchmod 700 /root/.ssh\necho %s >>/root/.ssh/authorized_keys\nchmod 600 /root/.ssh/authorized_keys\n' "'$(cat "$ssh_key.pub")'" | base64 -w0)"
+  patch='[{"op":"add","path":"/spec/template/spec/domain/devices/disks/-","value":{"name":"cloudinit","disk":{"bus":"virtio"}}},'
+  patch+='{"op":"add","path":"/spec/template/spec/volumes/-","value":{"name":"cloudinit","cloudInitNoCloud":{"userDataBase64":"'"$user_data"'"}}}]'
+  kubectl patch vm demo --type=json -p "$patch" >/dev/null
+fi
 virtctl start demo || true
 echo "waiting for the VMI to run (a few seconds with KVM, longer with software emulation)"
 for _ in $(seq 1 300); do
@@ -70,6 +84,13 @@ The demo VM is running. In another shell:
   virtctl console demo            # the guest's serial console: press Enter for "guest# ",
                                   # Ctrl+] detaches; 'poweroff' ends the VMI (it restarts)
   virtctl stop demo               # graceful shutdown (ACPI)
+MSG
+if [ -n "$ssh_key" ]; then
+  cat <<MSG
+  virtctl ssh root@vm/demo -i $ssh_key   # the guest's SSH server, through port-forward
+MSG
+fi
+cat <<MSG
 
 kubevirtd runs in the foreground (log: $data_dir/kubevirtd.out and below); Ctrl+C stops the VM and kubevirtd.
 MSG
