@@ -116,24 +116,36 @@ pub trait GroupPlugin: Send + Sync {
 
 /// A kind whose events are recorded under another kind. A view of stored objects (an old kind
 /// name served by conversion, say) shows objects with the names and uids of the stored ones,
-/// but controllers record events about the stored kind; declared with
+/// but controllers record events about the stored kind, in its own API version. Declared with
 /// [`Registry::add_event_kind_alias`](crate::Registry::add_event_kind_alias), it makes event
-/// field selectors on `involvedObject.kind` (core/v1) or `regarding.kind` (events.k8s.io/v1)
-/// that name `kind` match events about `recorded_as` as well, so `kubectl describe` of the
-/// view lists the stored object's events.
+/// field selectors whose kind term (`involvedObject.kind` in core/v1, `regarding.kind` in
+/// events.k8s.io/v1) names `kind` match events about `recorded_kind` as well, and their
+/// apiVersion term naming `api_version` match `recorded_api_version` too; so `kubectl describe`
+/// and `kubectl events --for` of the view list the stored object's events.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventKindAlias {
+    /// The `group/version` clients ask about, e.g. `kubevirt.io/v1alpha1`.
+    pub api_version: String,
     /// The kind clients ask about, e.g. an old name.
     pub kind: String,
+    /// The `group/version` events are recorded with.
+    pub recorded_api_version: String,
     /// The kind events are recorded about.
-    pub recorded_as: String,
+    pub recorded_kind: String,
 }
 
 impl EventKindAlias {
-    pub fn new(kind: &str, recorded_as: &str) -> Self {
+    /// Events about `api_version` `kind` are those recorded about `recorded_api_version`
+    /// `recorded_kind`.
+    pub fn new(
+        (api_version, kind): (&str, &str),
+        (recorded_api_version, recorded_kind): (&str, &str),
+    ) -> Self {
         EventKindAlias {
+            api_version: api_version.into(),
             kind: kind.into(),
-            recorded_as: recorded_as.into(),
+            recorded_api_version: recorded_api_version.into(),
+            recorded_kind: recorded_kind.into(),
         }
     }
 }

@@ -392,13 +392,9 @@ impl Registry {
         }
     }
 
-    /// The kinds events about `kind` are recorded about besides `kind` itself.
-    pub fn event_kinds_recorded_for(&self, kind: &str) -> Vec<String> {
-        self.event_kind_aliases
-            .iter()
-            .filter(|a| a.kind == kind)
-            .map(|a| a.recorded_as.clone())
-            .collect()
+    /// The declared event kind aliases.
+    pub fn event_kind_aliases(&self) -> &[EventKindAlias] {
+        &self.event_kind_aliases
     }
 
     pub fn plugin_groups(&self) -> &[PluginGroup] {

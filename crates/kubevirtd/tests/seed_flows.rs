@@ -346,6 +346,8 @@ fn offline_vm_status_describe_and_update_strategy() {
         .unwrap_or_else(|| panic!("no SuccessfulCreate event: {described}"));
     assert!(created.trim_start().starts_with("Normal"), "{created}");
     assert!(created.contains("virtualmachine-controller"), "{created}");
+    let events = f.ok(&["events", "--for", "offlinevirtualmachine/myvm"]);
+    assert!(events.contains("SuccessfulCreate"), "{events}");
     let described = f.ok(&["describe", "virtualmachine", "myvm"]);
     assert!(described.contains("SuccessfulCreate"), "{described}");
 

@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use super::schema::structural;
 use super::{Builtin, column, date_cell, str_at};
 use crate::error::ApiError;
+use crate::plugin::EventKindAlias;
 use crate::registry::{
     Converter, GroupResource, PrinterColumn, Registry, ResourceDef, SelectableField, TableRenderer,
 };
@@ -97,24 +98,64 @@ pub fn events_v1() -> ResourceDef {
     def
 }
 
-/// The selectable fields naming the kind an event is about, in core/v1 and events.k8s.io/v1.
-const INVOLVED_KIND_FIELDS: &[&str] = &["involvedObject.kind", "regarding.kind"];
+/// The selectable fields naming the kind and the API version of the object an event is about,
+/// in core/v1 and events.k8s.io/v1.
+const INVOLVED_FIELDS: &[(&str, &str)] = &[
+    ("involvedObject.kind", "involvedObject.apiVersion"),
+    ("regarding.kind", "regarding.apiVersion"),
+];
 
 /// Whether `def` is core/v1 or events.k8s.io/v1 events.
 fn is_events(def: &ResourceDef) -> bool {
     def.plural == "events" && (def.group.is_empty() || def.group == "events.k8s.io")
 }
 
-/// Widens a selector on events (core/v1 or events.k8s.io/v1) so that a kind term also matches
-/// the kinds the registry says events about that kind are recorded about
-/// ([`crate::EventKindAlias`]). Selectors on other resources are left alone.
+/// Widens a selector on events (core/v1 or events.k8s.io/v1) by the registry's
+/// [`crate::EventKindAlias`]es: a kind term naming an aliased kind also matches the kind events
+/// are recorded about, and an apiVersion term then also matches the recorded API version. An
+/// apiVersion term alone is left as it is, as are selectors on other resources.
 pub fn widen_event_kinds(def: &ResourceDef, selector: &mut FieldSelector, registry: &Registry) {
     if !is_events(def) {
         return;
     }
-    for field in INVOLVED_KIND_FIELDS {
-        selector.widen(field, |kind| registry.event_kinds_recorded_for(kind));
+    for (kind_field, version_field) in INVOLVED_FIELDS {
+        let asked: Vec<&String> = selector
+            .terms()
+            .iter()
+            .filter(|t| t.field == *kind_field && !t.negated)
+            .map(|t| &t.value)
+            .collect();
+        let aliases: Vec<EventKindAlias> = registry
+            .event_kind_aliases()
+            .iter()
+            .filter(|a| asked.contains(&&a.kind))
+            .cloned()
+            .collect();
+        let kinds = |value: &str| recorded(&aliases, |a| (&a.kind, &a.recorded_kind), value);
+        selector.widen(kind_field, kinds);
+        let versions = |value: &str| {
+            recorded(
+                &aliases,
+                |a| (&a.api_version, &a.recorded_api_version),
+                value,
+            )
+        };
+        selector.widen(version_field, versions);
     }
+}
+
+/// The recorded values of `aliases` whose asked value (as `pick` pairs them) is `value`.
+fn recorded(
+    aliases: &[EventKindAlias],
+    pick: fn(&EventKindAlias) -> (&String, &String),
+    value: &str,
+) -> Vec<String> {
+    aliases
+        .iter()
+        .map(pick)
+        .filter(|(asked, _)| *asked == value)
+        .map(|(_, recorded)| recorded.clone())
+        .collect()
 }
 
 /// Converts events.k8s.io/v1 events to and from the stored core/v1 form. Fields unknown to
@@ -290,7 +331,6 @@ fn event_source(e: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::EventKindAlias;
 
     fn v1_event() -> Value {
         json!({
@@ -394,52 +434,67 @@ mod tests {
         );
     }
 
+    fn ovm_alias() -> EventKindAlias {
+        EventKindAlias::new(
+            ("kubevirt.io/v1alpha1", "OfflineVirtualMachine"),
+            ("kubevirt.io/v1", "VirtualMachine"),
+        )
+    }
+
+    fn recorded() -> Value {
+        json!({"involvedObject": {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
+            "name": "vm1", "namespace": "default", "uid": "u1"}})
+    }
+
+    fn widened(def: &ResourceDef, selector: &str, reg: &Registry) -> FieldSelector {
+        let mut sel = FieldSelector::parse(selector, &def.selectable_fields).unwrap();
+        widen_event_kinds(def, &mut sel, reg);
+        sel
+    }
+
     #[test]
     fn kind_aliases_widen_event_selectors_only() {
         let mut reg = Registry::new();
-        reg.add_event_kind_alias(EventKindAlias::new(
-            "OfflineVirtualMachine",
-            "VirtualMachine",
-        ));
-        reg.add_event_kind_alias(EventKindAlias::new(
-            "OfflineVirtualMachine",
-            "VirtualMachine",
-        ));
-        assert_eq!(
-            reg.event_kinds_recorded_for("OfflineVirtualMachine"),
-            ["VirtualMachine"]
-        );
-        let recorded = json!({"involvedObject": {"kind": "VirtualMachine", "name": "vm1",
-            "namespace": "default", "uid": "u1"}});
+        reg.add_event_kind_alias(ovm_alias());
+        reg.add_event_kind_alias(ovm_alias());
+        assert_eq!(reg.event_kind_aliases(), [ovm_alias()]);
         // As `kubectl describe offlinevirtualmachine vm1` asks for the events.
-        let kubectl = "involvedObject.kind=OfflineVirtualMachine,involvedObject.name=vm1,\
+        let describe = "involvedObject.kind=OfflineVirtualMachine,involvedObject.name=vm1,\
             involvedObject.namespace=default,involvedObject.uid=u1";
         let core = core_events();
-        let mut sel = FieldSelector::parse(kubectl, &core.selectable_fields).unwrap();
-        assert!(!sel.matches(&recorded));
-        widen_event_kinds(&core, &mut sel, &reg);
-        assert!(sel.matches(&recorded));
-        let mut pod = recorded.clone();
+        assert!(!widened(&core, describe, &Registry::new()).matches(&recorded()));
+        let sel = widened(&core, describe, &reg);
+        assert!(sel.matches(&recorded()));
+        let mut pod = recorded();
         pod["involvedObject"]["kind"] = json!("Pod");
         assert!(!sel.matches(&pod));
-        let mut other_uid = recorded.clone();
+        let mut other_uid = recorded();
         other_uid["involvedObject"]["uid"] = json!("u2");
         assert!(!sel.matches(&other_uid));
 
         let v1 = events_v1();
-        let mut sel = FieldSelector::parse(
-            "regarding.kind=OfflineVirtualMachine",
-            &v1.selectable_fields,
-        )
-        .unwrap();
-        widen_event_kinds(&v1, &mut sel, &reg);
+        let sel = widened(&v1, "regarding.kind=OfflineVirtualMachine", &reg);
         assert!(sel.matches(&json!({"regarding": {"kind": "VirtualMachine"}})));
 
         let mut not_events = core_events();
         not_events.plural = "things".into();
-        let mut sel = FieldSelector::parse(kubectl, &core.selectable_fields).unwrap();
-        widen_event_kinds(&not_events, &mut sel, &reg);
-        assert!(!sel.matches(&recorded));
+        assert!(!widened(&not_events, describe, &reg).matches(&recorded()));
+    }
+
+    #[test]
+    fn api_versions_are_widened_only_with_an_aliased_kind() {
+        let mut reg = Registry::new();
+        reg.add_event_kind_alias(ovm_alias());
+        let core = core_events();
+        // As `kubectl events --for offlinevirtualmachine/vm1` asks for the events.
+        let events_for = "involvedObject.kind=OfflineVirtualMachine,\
+            involvedObject.apiVersion=kubevirt.io/v1alpha1,involvedObject.name=vm1";
+        assert!(widened(&core, events_for, &reg).matches(&recorded()));
+        let version_only = "involvedObject.apiVersion=kubevirt.io/v1alpha1";
+        assert!(!widened(&core, version_only, &reg).matches(&recorded()));
+        let other_kind = "involvedObject.kind=VirtualMachine,\
+            involvedObject.apiVersion=kubevirt.io/v1alpha1";
+        assert!(!widened(&core, other_kind, &reg).matches(&recorded()));
     }
 
     #[test]

@@ -93,7 +93,10 @@ pub fn register(reg: &mut Registry) {
         // Cannot fail: the name was just checked to be free.
         let _ = reg.register(offline_virtual_machines());
     }
-    reg.add_event_kind_alias(EventKindAlias::new(ovm::KIND, "VirtualMachine"));
+    reg.add_event_kind_alias(EventKindAlias::new(
+        (&format!("{}/{}", api::keys::GROUP, ovm::VERSION), ovm::KIND),
+        (&format!("{}/v1", api::keys::GROUP), "VirtualMachine"),
+    ));
     reg.modify(api::keys::GROUP, "virtualmachines", versions::add_v1alpha2);
 }
 
@@ -129,8 +132,11 @@ mod tests {
         assert_eq!(vm.storage_version().name, "v1");
         assert_eq!(vm.storage_of.as_ref().unwrap().0, virtual_machines());
         assert_eq!(
-            reg.event_kinds_recorded_for("OfflineVirtualMachine"),
-            ["VirtualMachine"]
+            reg.event_kind_aliases(),
+            [EventKindAlias::new(
+                ("kubevirt.io/v1alpha1", "OfflineVirtualMachine"),
+                ("kubevirt.io/v1", "VirtualMachine")
+            )]
         );
     }
 
