@@ -2,8 +2,8 @@
 //! the work queue, and the pass that ties the pure planner, the executor and the status
 //! computation together.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use api::keys::{
@@ -33,6 +33,9 @@ pub(super) struct Controller {
     vms: Store<VirtualMachine>,
     vmis: Store<VirtualMachineInstance>,
     revisions: Store<ControllerRevision>,
+    /// Names of the revisions in `revisions` by the UID of their controller, so a pass reads
+    /// its VM's revisions without scanning every VM's.
+    revisions_by_owner: Mutex<HashMap<String, BTreeSet<(String, String)>>>,
     pvcs: Store<PersistentVolumeClaim>,
     dvs: Store<DynamicObject>,
     queue: WorkQueue,
@@ -152,6 +155,52 @@ impl Controller {
             (Some(old), None) => self.vmi_deleted(&old),
             (None, None) => {}
         }
+    }
+
+    fn on_revision(
+        &self,
+        old: Option<Arc<ControllerRevision>>,
+        new: Option<Arc<ControllerRevision>>,
+    ) {
+        let entry = |cr: &ControllerRevision| {
+            let owner = controller_of(cr.metadata.owner_references.as_ref())?
+                .uid
+                .clone();
+            let ns = cr.metadata.namespace.clone().unwrap_or_default();
+            Some((owner, (ns, cr.metadata.name.clone().unwrap_or_default())))
+        };
+        let mut index = self.revisions_by_owner.lock().expect("revision index lock");
+        if let Some((owner, name)) = old.as_deref().and_then(entry)
+            && let Some(names) = index.get_mut(&owner)
+        {
+            names.remove(&name);
+            if names.is_empty() {
+                index.remove(&owner);
+            }
+        }
+        if let Some((owner, name)) = new.as_deref().and_then(entry) {
+            index.entry(owner).or_default().insert(name);
+        }
+    }
+
+    /// The revisions in namespace `ns` whose controller has UID `owner`.
+    fn revisions_of(&self, ns: &str, owner: &str) -> Vec<ControllerRevision> {
+        let names: Vec<(String, String)> = self
+            .revisions_by_owner
+            .lock()
+            .expect("revision index lock")
+            .get(owner)
+            .map(|names| names.iter().filter(|(n, _)| n == ns).cloned().collect())
+            .unwrap_or_default();
+        names
+            .iter()
+            .filter_map(|(ns, name)| self.revisions.get(&ObjectRef::new(name).within(ns)))
+            // The store may hold a newer version than the index saw; the owner decides.
+            .filter(|cr| {
+                controller_of(cr.metadata.owner_references.as_ref()).is_some_and(|r| r.uid == owner)
+            })
+            .map(|cr| (*cr).clone())
+            .collect()
     }
 
     /// VMs of `ns` whose volumes or DataVolume templates name the claim `name`.
@@ -329,17 +378,10 @@ impl Controller {
         self.claim_data_volumes(&vm).await?;
         let storage = self.storage_view(&vm);
         // Only the VM's own revisions matter; the others are never cloned.
-        let revisions: Vec<ControllerRevision> = self
-            .revisions
-            .state()
-            .iter()
-            .filter(|cr| cr.metadata.namespace.as_deref() == Some(ns))
-            .filter(|cr| {
-                controller_of(cr.metadata.owner_references.as_ref())
-                    .is_some_and(|r| Some(r.uid.as_str()) == vm.metadata.uid.as_deref())
-            })
-            .map(|cr| (**cr).clone())
-            .collect();
+        let revisions = match vm.metadata.uid.as_deref() {
+            Some(uid) => self.revisions_of(ns, uid),
+            None => Vec::new(),
+        };
         let satisfied = self.expectations.satisfied(k) && self.dv_expectations.satisfied(k);
         let the_plan = plan(&Observed {
             vm: &vm,
@@ -452,8 +494,6 @@ fn vm_changed(
     }
 }
 
-fn ignore<K>(_: &Controller, _: Option<Arc<K>>, _: Option<Arc<K>>) {}
-
 /// Runs the controller until the returned future is dropped.
 pub(super) async fn run(client: Client, options: VmControllerOptions) {
     let (vms, vm_writer) = reflector::store::<VirtualMachine>();
@@ -471,6 +511,7 @@ pub(super) async fn run(client: Client, options: VmControllerOptions) {
         vms: vms.clone(),
         vmis: vmis.clone(),
         revisions: revisions.clone(),
+        revisions_by_owner: Mutex::new(HashMap::new()),
         pvcs: pvcs.clone(),
         dvs: dvs.clone(),
         queue: WorkQueue::new(),
@@ -516,7 +557,7 @@ pub(super) async fn run(client: Client, options: VmControllerOptions) {
         cr_writer,
         revisions,
         (),
-        handler(&ctrl, ignore),
+        handler(&ctrl, Controller::on_revision),
         false
     );
     informer!(
