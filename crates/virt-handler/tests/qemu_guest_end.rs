@@ -10,6 +10,7 @@ use common::eventually;
 use kube::api::DeleteParams;
 use qemu_common::{BOOT_MARKER, BOOT_TIMEOUT, QemuNode, console_round_trip};
 use serde_json::{Value, json};
+use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use virt_api::node::NodeGateway;
 
@@ -21,15 +22,47 @@ fn no_nic(devices: Value) -> Value {
     d
 }
 
-/// Boots `name`, waits for its shell, then types `command` on its console.
-async fn boot_and_type(node: &QemuNode, name: &str, spec: Value, command: &str) -> Result<()> {
+/// Boots `name`, waits for its shell, and types `command` until the VMI reaches `phase`. The
+/// command is typed again every few seconds while the console stays open: on a loaded machine
+/// a line typed once can be lost before the guest's shell reads it.
+async fn boot_and_type_until(
+    node: &QemuNode,
+    name: &str,
+    spec: Value,
+    command: &str,
+    phase: &str,
+) -> Result<()> {
     let vmi = node.run_vmi(name, spec).await?;
     node.wait_serial(&vmi, BOOT_MARKER).await?;
     let mut console = node.gateway.console(&vmi).await?;
     console_round_trip(&mut console, "echo shell-$((40+2))", "shell-42").await?;
-    console.write_all(format!("{command}\n").as_bytes()).await?;
-    console.flush().await?;
-    Ok(())
+    let vmis = node.cluster.vmis();
+    let deadline = tokio::time::Instant::now() + BOOT_TIMEOUT;
+    loop {
+        // The guest may already be gone, closing the console: a failed write is not an error.
+        if console
+            .write_all(format!("{command}\n").as_bytes())
+            .await
+            .is_ok()
+        {
+            let _ = console.flush().await;
+        }
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if vmis
+                .get(name)
+                .await
+                .is_ok_and(|v| v.phase().as_str() == phase)
+            {
+                return Ok(());
+            }
+        }
+        if tokio::time::Instant::now() > deadline {
+            // The usual wait, for its diagnostics.
+            node.wait_phase(name, phase).await?;
+            return Ok(());
+        }
+    }
 }
 
 async fn assert_stopped_event(
@@ -47,8 +80,14 @@ async fn assert_stopped_event(
 async fn a_guest_panic_reported_by_a_panic_device_fails_the_vmi() -> Result<()> {
     let node = QemuNode::start().await?;
     let spec = json!({"domain": {"devices": no_nic(json!({"panicDevices": [{"model": "isa"}]}))}});
-    boot_and_type(&node, "panicky", spec, "echo c > /proc/sysrq-trigger").await?;
-    node.wait_phase("panicky", "Failed").await?;
+    boot_and_type_until(
+        &node,
+        "panicky",
+        spec,
+        "echo c > /proc/sysrq-trigger",
+        "Failed",
+    )
+    .await?;
     assert_stopped_event(
         &node,
         "panicky",
@@ -63,8 +102,7 @@ async fn a_guest_panic_reported_by_a_panic_device_fails_the_vmi() -> Result<()> 
 async fn a_guest_reboot_under_reboot_policy_terminate_ends_succeeded() -> Result<()> {
     let node = QemuNode::start().await?;
     let spec = json!({"domain": {"rebootPolicy": "Terminate", "devices": no_nic(json!({}))}});
-    boot_and_type(&node, "once", spec, "reboot").await?;
-    node.wait_phase("once", "Succeeded").await?;
+    boot_and_type_until(&node, "once", spec, "reboot", "Succeeded").await?;
     assert_stopped_event(
         &node,
         "once",
