@@ -280,26 +280,33 @@ impl Simulator {
             }
             let (pod_list, vmi_list, node_list) = (pods.state(), vmis.state(), nodes.state());
             let claim_list = claims.state();
-            let world = World {
-                nodes: &self.shared.nodes,
-                node_objects: &node_list,
-                pods: &pod_list,
-                vmis: &vmi_list,
-                claims: &claim_list,
-            };
             let now = jiff::Timestamp::now();
-            let pass = {
-                let mut domains = self.shared.domains.lock().expect("domain lock");
-                let pass = plan::plan_with(&world, &mut domains, &mut memo, &settings, now);
+            // A pass is synchronous work that grows with the number of objects: it runs on the
+            // blocking pool, so it never holds up the runtime's other tasks (API requests,
+            // watches, lease renewals) while it computes.
+            let shared = self.shared.clone();
+            let pass_settings = settings.clone();
+            let (pass, dead, returned) = tokio::task::spawn_blocking(move || {
+                let world = World {
+                    nodes: &shared.nodes,
+                    node_objects: &node_list,
+                    pods: &pod_list,
+                    vmis: &vmi_list,
+                    claims: &claim_list,
+                };
+                let mut domains = shared.domains.lock().expect("domain lock");
+                let pass = plan::plan_with(&world, &mut domains, &mut memo, &pass_settings, now);
                 let dead: Vec<String> = domains
                     .values()
                     .filter(|d| !d.is_alive())
                     .map(|d| d.vmi_uid.clone())
                     .collect();
-                drop(domains);
-                self.shared.close_consoles(dead);
-                pass
-            };
+                (pass, dead, memo)
+            })
+            .await
+            .expect("a planning pass panicked");
+            memo = returned;
+            self.shared.close_consoles(dead);
             self.shared.close_consoles(pass.removed.iter().cloned());
             for warning in pass.warnings {
                 if warned.insert(warning.clone()) {
