@@ -8,7 +8,8 @@
 //!   the serial console websocket of virt-api.
 //!
 //! Then N VMIs run at once and the memory our processes add per VMI is measured: each
-//! launcher process (`kubevirtd virt-launcher`), and the growth of `kubevirtd` itself divided
+//! launcher process (the standalone `virt-launcher` binary that `scripts/bench-boot.sh` installs
+//! beside kubevirtd), and the growth of `kubevirtd` itself divided
 //! by N, beside QEMU's own. Run it through `scripts/bench-boot.sh`.
 
 use std::io::{BufRead, BufReader};
@@ -591,7 +592,7 @@ async fn main() -> Result<()> {
     ));
     md.push_str("| Process | RSS MiB | PSS MiB |\n|---|---:|---:|\n");
     md.push_str(&format!(
-        "| launcher (`kubevirtd virt-launcher`), mean per VMI | {} | {} |\n",
+        "| launcher (the standalone `virt-launcher` binary), mean per VMI | {} | {} |\n",
         mib(launcher_rss),
         mib(launcher_pss)
     ));
