@@ -14,9 +14,8 @@ use serde_json::{Value, json};
 use subresources_env::*;
 use tokio_tungstenite::tungstenite::Message;
 
-#[tokio::test]
-async fn pause_and_unpause_reach_the_node_after_validation() -> Result<()> {
-    let env = env().await?;
+/// A running VMI `running` and a user-paused running VMI `paused`.
+async fn create_running_and_paused(env: &Env) -> Result<()> {
     env.create_vmi("running", "Running", None, json!([]))
         .await?;
     env.create_vmi(
@@ -26,6 +25,13 @@ async fn pause_and_unpause_reach_the_node_after_validation() -> Result<()> {
         json!([{"type": "Paused", "status": "True"}]),
     )
     .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn pause_and_unpause_reach_the_node_after_validation() -> Result<()> {
+    let env = env().await?;
+    create_running_and_paused(&env).await?;
     env.create_vmi("pending", "Pending", None, json!([]))
         .await?;
 
@@ -204,15 +210,7 @@ async fn port_forward_streams_through_the_node_for_a_vmi_or_its_vm() -> Result<(
 #[tokio::test]
 async fn reset_reaches_the_node_for_running_and_scheduled_vmis_only() -> Result<()> {
     let env = env().await?;
-    env.create_vmi("running", "Running", None, json!([]))
-        .await?;
-    env.create_vmi(
-        "paused",
-        "Running",
-        None,
-        json!([{"type": "Paused", "status": "True"}]),
-    )
-    .await?;
+    create_running_and_paused(&env).await?;
     env.create_vmi("scheduled", "Scheduled", None, json!([]))
         .await?;
     env.create_vmi("pending", "Pending", None, json!([]))

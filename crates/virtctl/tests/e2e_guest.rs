@@ -11,19 +11,10 @@ mod common;
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::process::Stdio;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use common::guest::{PROMPT, TIMEOUT, Terminal, VM, shared_vm, wait_until};
+use common::guest::{PROMPT, TIMEOUT, Terminal, VM, nonce, shared_vm, wait_until};
 use common::{Collector, ok, read_until, stderr, wait_exit};
-
-/// A number that differs between runs, so output cannot come from an earlier session.
-fn nonce() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos()
-        % 1_000_000_007
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

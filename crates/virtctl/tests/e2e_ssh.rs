@@ -8,23 +8,14 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use common::guest::{NS, SharedVm, TIMEOUT, VM, shared_vm};
+use common::guest::{NS, SharedVm, TIMEOUT, VM, nonce, shared_vm};
 use common::{Collector, ok, stderr, stdout, virtctl_command, wait_exit};
 
 /// How long one ssh or scp run may take: the tunnel, the key exchange and the copy all run
 /// through an emulated guest on a possibly loaded machine.
 const RUN_TIMEOUT: Duration = Duration::from_secs(180);
-
-/// A number that differs between runs, so output cannot come from an earlier session.
-fn nonce() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos()
-        % 1_000_000_007
-}
 
 /// The private key whose public half the guest's user-data installs for root.
 struct Key(PathBuf);

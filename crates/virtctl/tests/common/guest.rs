@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock, mpsc};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::kubevirtd::{eventually, kubectl_bin, kubevirtd_bin};
 use super::{Collector, send, wait_exit};
@@ -429,4 +429,13 @@ pub fn since(text: &str, before: usize) -> &str {
 /// Waits until `f` holds, panicking with `what` after [`TIMEOUT`].
 pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     eventually(TIMEOUT, what, || f().then_some(()));
+}
+
+/// A number that differs between runs, so output cannot come from an earlier session.
+pub fn nonce() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos()
+        % 1_000_000_007
 }
