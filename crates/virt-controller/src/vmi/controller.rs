@@ -159,12 +159,20 @@ impl Ctx {
     }
 
     fn pod_deleted(&self, pod: &Pod) {
-        if let Some(vmi) = self.vmi_of(pod) {
-            let key = key_of(&vmi.metadata);
-            self.pod_expectations
-                .deletion_observed(&key, &key_of(&pod.metadata));
-            self.queue.add(&key);
-        }
+        // Keyed by the owner's name, not through the cache: when the owning VMI is already
+        // gone and a new VMI of the same name (a VM's next start) is cached, a uid-checked
+        // lookup would miss, and the deletion expected under that key would hold the new
+        // VMI back until the expectations expire.
+        let Some(owner) =
+            controller_of(&pod.metadata).filter(|r| r.kind == "VirtualMachineInstance")
+        else {
+            return;
+        };
+        let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
+        let key = format!("{ns}/{}", owner.name);
+        self.pod_expectations
+            .deletion_observed(&key, &key_of(&pod.metadata));
+        self.queue.add(&key);
     }
 
     fn on_pod(&self, change: Change<Pod>) {
